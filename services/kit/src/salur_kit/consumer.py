@@ -1,0 +1,259 @@
+"""The tracked consumer: each integration event's effect applied exactly once.
+
+Kafka delivers at least once, and the relay may repeat a tail after a crash, so an event
+can arrive more than once and at different offsets. Tracking is therefore keyed by what
+the event *is* — (consumer group, source, aggregate id) with the aggregate version as the
+position — and recorded in the same Postgres transaction as the effect. A repeat finds
+its tracking row and has no second effect.
+
+Failures: an undecodable message or a rule the event breaks is poison and goes straight to
+the group's dead-letter topic; anything else is retried with backoff a bounded number of
+times, then dead-lettered. Either way the message is acknowledged, so nothing blocks its
+partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, Tracking
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from opentelemetry import trace
+from salur_contracts.cloudevents import (
+    Envelope,
+    MalformedEventError,
+    UnknownEventTypeError,
+    decode,
+)
+
+from salur_kit import telemetry
+from salur_kit.errors import SalurError
+from salur_kit.eventstore import ServiceApplication
+
+log = logging.getLogger(__name__)
+
+Headers = Sequence[tuple[str, bytes]]
+
+
+class Outcome(enum.Enum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    DEAD_LETTERED = "dead_lettered"
+
+
+class Effects(Protocol):
+    """Where an event's effect lands; must record `tracking` atomically with it."""
+
+    def is_processed(self, tracking: Tracking) -> bool: ...
+
+    def apply(self, envelope: Envelope, tracking: Tracking) -> None:
+        """Apply the effect; raise `IntegrityError` if `tracking` was already recorded."""
+
+
+class DeadLetters(Protocol):
+    async def send(
+        self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> None: ...
+
+
+Policy = Callable[[Envelope], Sequence[Aggregate]]
+
+
+class EventSourcedEffects:
+    """Effects that are new domain events of the service's own aggregates.
+
+    `policy` looks at the incoming event, loads and changes aggregates of `app`, and
+    returns them; they are saved with the tracking record in one transaction.
+    """
+
+    def __init__(self, app: ServiceApplication, policy: Policy) -> None:
+        self.app = app
+        self.policy = policy
+
+    def is_processed(self, tracking: Tracking) -> bool:
+        return bool(
+            self.app.recorder.has_tracking_id(tracking.application_name, tracking.notification_id)
+        )  # type: ignore[attr-defined]
+
+    def apply(self, envelope: Envelope, tracking: Tracking) -> None:
+        aggregates = self.policy(envelope)
+        self.app.save(*aggregates, tracking=tracking)
+
+
+@dataclass
+class ConsumerStats:
+    applied: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    by_outcome: dict[str, int] = field(default_factory=dict)
+
+
+def dead_letter_topic(group: str) -> str:
+    return f"salur.dlq.{group}"
+
+
+class TrackedConsumer:
+    def __init__(
+        self,
+        *,
+        group: str,
+        topics: Sequence[str],
+        effects: Effects,
+        dead_letters: DeadLetters,
+        max_attempts: int = 5,
+        first_backoff_seconds: float = 0.05,
+        max_backoff_seconds: float = 2.0,
+    ) -> None:
+        self.group = group
+        self.topics = list(topics)
+        self.effects = effects
+        self.dead_letters = dead_letters
+        self.max_attempts = max_attempts
+        self.first_backoff_seconds = first_backoff_seconds
+        self.max_backoff_seconds = max_backoff_seconds
+        self.stats = ConsumerStats()
+
+    def tracking_for(self, envelope: Envelope) -> Tracking:
+        return Tracking(
+            application_name=f"{self.group}:{envelope.source}:{envelope.subject}",
+            notification_id=envelope.aggregate_version,
+        )
+
+    async def process(
+        self,
+        *,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers,
+        topic: str,
+        partition: int,
+        offset: int,
+    ) -> Outcome:
+        where = {"topic": topic, "partition": partition, "offset": offset, "group": self.group}
+        try:
+            envelope = decode(key, value, list(headers))
+        except (MalformedEventError, UnknownEventTypeError) as error:
+            return await self._dead_letter(key, value, headers, where, error, attempts=0)
+        with telemetry.tracer.start_as_current_span(
+            f"consume {envelope.type}",
+            context=telemetry.context_from_traceparent(envelope.traceparent),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={"messaging.consumer.group.name": self.group, **where},
+        ):
+            outcome = await self._apply_with_retries(envelope, key, value, headers, where)
+        self.stats.by_outcome[outcome.value] = self.stats.by_outcome.get(outcome.value, 0) + 1
+        return outcome
+
+    async def _apply_with_retries(
+        self,
+        envelope: Envelope,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers,
+        where: dict[str, Any],
+    ) -> Outcome:
+        tracking = self.tracking_for(envelope)
+        backoff = self.first_backoff_seconds
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                if await asyncio.to_thread(self.effects.is_processed, tracking):
+                    self.stats.duplicates += 1
+                    return Outcome.DUPLICATE
+                await asyncio.to_thread(self.effects.apply, envelope, tracking)
+            except IntegrityError:
+                # Either a repeat that raced us, or a concurrent write to the same
+                # aggregate; the next attempt tells which.
+                continue
+            except SalurError as error:
+                return await self._dead_letter(key, value, headers, where, error, attempt)
+            except Exception as error:
+                if attempt == self.max_attempts:
+                    return await self._dead_letter(key, value, headers, where, error, attempt)
+                log.warning(
+                    "effect failed, retrying",
+                    extra={"fields": {**where, "attempt": attempt, "error": repr(error)}},
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff_seconds)
+            else:
+                self.stats.applied += 1
+                return Outcome.APPLIED
+        if await asyncio.to_thread(self.effects.is_processed, tracking):
+            self.stats.duplicates += 1
+            return Outcome.DUPLICATE
+        error = RuntimeError("conflicting concurrent writes on every attempt")
+        return await self._dead_letter(key, value, headers, where, error, self.max_attempts)
+
+    async def _dead_letter(
+        self,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers,
+        where: dict[str, Any],
+        error: BaseException,
+        attempts: int,
+    ) -> Outcome:
+        reason = str(error) or type(error).__name__
+        dlq_headers = [
+            *[(k, v) for k, v in headers if not k.startswith("x-dlq-")],
+            ("x-dlq-error-type", type(error).__name__.encode()),
+            ("x-dlq-error", reason[:2000].encode()),
+            ("x-dlq-group", self.group.encode()),
+            ("x-dlq-original-topic", str(where["topic"]).encode()),
+            ("x-dlq-original-partition", str(where["partition"]).encode()),
+            ("x-dlq-original-offset", str(where["offset"]).encode()),
+            ("x-dlq-attempts", str(attempts).encode()),
+        ]
+        await self.dead_letters.send(dead_letter_topic(self.group), value, key, dlq_headers)
+        self.stats.dead_lettered += 1
+        log.error(
+            "message dead-lettered",
+            extra={"fields": {**where, "error": reason, "attempts": attempts}},
+        )
+        return Outcome.DEAD_LETTERED
+
+
+class BrokerDeadLetters:
+    """Dead-letter publishing through the service's faststream broker."""
+
+    def __init__(self, broker: KafkaBroker) -> None:
+        self.broker = broker
+
+    async def send(
+        self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> None:
+        await self.broker.publish(
+            value or b"",
+            topic=topic,
+            key=key,
+            headers={k: v.decode("utf-8", "replace") for k, v in headers},
+        )
+
+
+def subscribe(broker: KafkaBroker, consumer: TrackedConsumer) -> None:
+    """Wire a tracked consumer into the faststream broker (the thin Kafka edge)."""
+
+    @broker.subscriber(  # type: ignore[untyped-decorator]
+        *consumer.topics,
+        group_id=consumer.group,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.ACK,
+    )
+    async def _on_message(message: KafkaMessage) -> None:
+        raw = message.raw_message
+        await consumer.process(
+            key=raw.key,
+            value=raw.value,
+            headers=raw.headers,
+            topic=raw.topic,
+            partition=raw.partition,
+            offset=raw.offset,
+        )

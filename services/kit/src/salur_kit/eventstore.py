@@ -1,0 +1,162 @@
+"""Event-sourced applications persisted in the service's own Postgres database.
+
+Every service application derives from `ServiceApplication`. It always uses a *process*
+recorder, so a consumer can save new events together with the tracking record of the
+message that caused them (one transaction: exactly-once effects). The mapper stamps the
+W3C `traceparent` of the current span into each stored event, which is how one trace
+follows a command through the outbox relay onto Kafka.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    Mapper,
+    ProcessRecorder,
+    StoredEvent,
+    Transcoding,
+)
+
+from salur_kit import telemetry
+from salur_kit.errors import ConflictError, NotFoundError, StaleVersionError
+
+TRACEPARENT_KEY = "__traceparent__"
+A = TypeVar("A", bound=Aggregate)
+
+
+def postgres_env(database_url: str, *, pool_size: int = 5) -> dict[str, str]:
+    """The eventsourcing environment for a `postgresql://user:pass@host:port/db` URL."""
+    url = urlsplit(database_url)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": url.path.lstrip("/"),
+        "POSTGRES_HOST": url.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(url.port or 5432),
+        "POSTGRES_USER": unquote(url.username or ""),
+        "POSTGRES_PASSWORD": unquote(url.password or ""),
+        "POSTGRES_POOL_SIZE": str(pool_size),
+        "POSTGRES_MAX_OVERFLOW": str(pool_size),
+        "POSTGRES_LOCK_TIMEOUT": "5",
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
+        "POSTGRES_CONNECT_TIMEOUT": "5",
+    }
+
+
+def memory_env() -> dict[str, str]:
+    return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+
+
+class _DateAsISO(Transcoding):
+    type = dt.date
+    name = "date_iso"
+
+    def encode(self, obj: dt.date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> dt.date:
+        return dt.date.fromisoformat(data)
+
+
+class _TupleAsList(Transcoding):
+    type = tuple
+    name = "tuple_as_list"
+
+    def encode(self, obj: tuple[Any, ...]) -> list[Any]:
+        return list(obj)
+
+    def decode(self, data: list[Any]) -> tuple[Any, ...]:
+        return tuple(data)
+
+
+class TracingMapper(Mapper[UUID]):
+    """Keeps the trace context of the command that produced each event."""
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        traceparent = telemetry.current_traceparent()
+        if traceparent is None:
+            return super().to_stored_event(domain_event)
+        stored = super().to_stored_event(domain_event)
+        state = self.transcoder.decode(stored.state)
+        state[TRACEPARENT_KEY] = traceparent
+        return StoredEvent(
+            originator_id=stored.originator_id,
+            originator_version=stored.originator_version,
+            topic=stored.topic,
+            state=self.transcoder.encode(state),
+        )
+
+    def to_domain_event_with_trace(self, stored_event: StoredEvent) -> tuple[Any, str | None]:
+        state = self.transcoder.decode(stored_event.state)
+        traceparent = state.pop(TRACEPARENT_KEY, None)
+        if traceparent is not None:
+            stored_event = StoredEvent(
+                originator_id=stored_event.originator_id,
+                originator_version=stored_event.originator_version,
+                topic=stored_event.topic,
+                state=self.transcoder.encode(state),
+            )
+        return self.to_domain_event(stored_event), traceparent
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        event = super().to_domain_event(stored_event)
+        vars(event).pop(TRACEPARENT_KEY, None)
+        return event
+
+
+class ServiceApplication(Application[UUID]):
+    """Base of every service's application: Postgres or in-memory, chosen by `env`."""
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(dict(env) if env is not None else memory_env())
+
+    def construct_recorder(self) -> ProcessRecorder:
+        return self.factory.process_recorder()
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return TracingMapper(transcoder=self.construct_transcoder())
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(_DateAsISO())
+        transcoder.register(_TupleAsList())
+
+    @property
+    def mapper_with_trace(self) -> TracingMapper:
+        mapper = self.mapper
+        assert isinstance(mapper, TracingMapper)
+        return mapper
+
+    def load(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
+        """Get an aggregate, turning the library's error into the platform's 404."""
+        try:
+            aggregate = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFoundError(f"{what} {aggregate_id} does not exist") from None
+        if not isinstance(aggregate, cls):
+            raise NotFoundError(f"{what} {aggregate_id} does not exist")
+        return aggregate
+
+    @staticmethod
+    def check_version(aggregate: Aggregate, expected_version: int | None) -> None:
+        """Optimistic concurrency: refuse a change made against a stale read."""
+        if expected_version is not None and expected_version != aggregate.version:
+            raise StaleVersionError(expected_version, aggregate.version)
+
+    def save_or_conflict(self, *aggregates: Aggregate) -> None:
+        """Save; a concurrent writer that got there first is a 409, never a merge."""
+        try:
+            self.save(*aggregates)
+        except IntegrityError:
+            raise ConflictError(
+                "the resource was changed concurrently; read it again and retry",
+                rule="optimistic-concurrency",
+            ) from None

@@ -1,0 +1,100 @@
+"""Following a service's own notification log without busy polling.
+
+The relay (to Kafka) and the projections (to read models) both read the log in order,
+batch by batch, and sleep until Postgres NOTIFYs that new events were stored. Each keeps
+its own durable position; this module only reads and waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import Notification
+
+from salur_kit.eventstore import ServiceApplication
+
+HandleBatch = Callable[[Sequence[Notification]], Awaitable[None]]
+
+
+class LogFollower:
+    def __init__(
+        self,
+        *,
+        app: ServiceApplication,
+        database_url: str,
+        lock_name: str,
+        batch_size: int = 1000,
+        safety_poll_seconds: float = 5.0,
+    ) -> None:
+        self.app = app
+        self.database_url = database_url
+        self.lock_name = lock_name
+        self.batch_size = batch_size
+        self.safety_poll_seconds = safety_poll_seconds
+        self.channel: str = app.recorder.channel_name  # type: ignore[attr-defined]
+
+    async def read_after(self, position: int) -> Sequence[Notification]:
+        return await asyncio.to_thread(
+            self.app.recorder.select_notifications,
+            position,
+            self.batch_size,
+            inclusive_of_start=False,
+        )
+
+    async def newest(self) -> int:
+        return await asyncio.to_thread(self.app.recorder.max_notification_id) or 0
+
+    async def follow(
+        self,
+        *,
+        stopping: asyncio.Event,
+        load_position: Callable[[], Awaitable[int]],
+        handle: HandleBatch,
+    ) -> None:
+        """Hand every batch after the saved position to `handle` until `stopping`.
+
+        Holds an advisory lock named after the follower for its whole run, so that of
+        several replicas of a service exactly one follows (and publishes) at a time;
+        another takes over within a second of the holder's connection dying.
+        """
+        async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as c:
+            if not await self._acquire_lock(c, stopping):
+                return
+            await c.execute(f'LISTEN "{self.channel}"')
+            position = await load_position()
+            while not stopping.is_set():
+                batch = await self.read_after(position)
+                if batch:
+                    await handle(batch)
+                    position = batch[-1].id
+                    continue
+                await self._wait_for_notify(c, stopping)
+
+    async def _acquire_lock(
+        self, conn: psycopg.AsyncConnection[Any], stopping: asyncio.Event
+    ) -> bool:
+        while not stopping.is_set():
+            cur = await conn.execute(
+                "SELECT pg_try_advisory_lock(hashtext('salur-follower'), hashtext(%s))",
+                [self.lock_name],
+            )
+            row = await cur.fetchone()
+            if row and row[0]:
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=1.0)
+        return False
+
+    async def _wait_for_notify(
+        self, conn: psycopg.AsyncConnection[Any], stopping: asyncio.Event
+    ) -> None:
+        """Sleep until a NOTIFY arrives, `stopping` is set, or the safety poll is due."""
+        waited = 0.0
+        while waited < self.safety_poll_seconds and not stopping.is_set():
+            async for _ in conn.notifies(timeout=0.5, stop_after=1):
+                return
+            waited += 0.5

@@ -1,0 +1,37 @@
+"""Durable positions of the followers of a service's notification log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+DDL = (
+    "CREATE TABLE IF NOT EXISTS follower_positions ("
+    " name text PRIMARY KEY, position bigint NOT NULL,"
+    " updated_at timestamptz NOT NULL DEFAULT now())"
+)
+UPSERT = (
+    "INSERT INTO follower_positions (name, position) VALUES (%s, %s) "
+    "ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position, updated_at = now()"
+)
+
+
+async def ensure_table(database_url: str) -> None:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        await conn.execute(DDL)
+
+
+async def load(conn: psycopg.AsyncConnection[Any], name: str) -> int:
+    cur = await conn.execute("SELECT position FROM follower_positions WHERE name = %s", [name])
+    row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def load_from(database_url: str, name: str) -> int:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        return await load(conn, name)
+
+
+async def save(conn: psycopg.AsyncConnection[Any], name: str, position: int) -> None:
+    await conn.execute(UPSERT, [name, position])

@@ -1,0 +1,69 @@
+"""Read models in Postgres, projected from the service's own notification log.
+
+Queries never replay aggregates: a projection keeps indexed tables up to date, writing
+each batch's rows and its position in one transaction, so a crash never applies an event
+to a read model twice or skips one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import psycopg
+from eventsourcing.persistence import Notification
+
+from salur_kit import positions
+from salur_kit.eventstore import ServiceApplication
+from salur_kit.follower import LogFollower
+
+
+class Projection(Protocol):
+    name: str
+    ddl: Sequence[str]
+
+    async def apply(self, conn: psycopg.AsyncConnection[Any], event: Any) -> None:
+        """Write the rows this domain event changes (inside the runner's transaction)."""
+
+
+class ProjectionRunner:
+    def __init__(
+        self, *, app: ServiceApplication, database_url: str, projection: Projection
+    ) -> None:
+        self.app = app
+        self.database_url = database_url
+        self.projection = projection
+        self.name = f"projection:{projection.name}"
+        self.follower = LogFollower(app=app, database_url=database_url, lock_name=self.name)
+
+    async def setup(self) -> None:
+        await positions.ensure_table(self.database_url)
+        async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as c:
+            for statement in self.projection.ddl:
+                await c.execute(statement)  # type: ignore[arg-type]
+
+    async def position(self) -> int:
+        return await positions.load_from(self.database_url, self.name)
+
+    async def project(self, batch: Sequence[Notification]) -> None:
+        mapper = self.app.mapper
+        async with (
+            await psycopg.AsyncConnection.connect(self.database_url) as conn,
+            conn.transaction(),
+        ):
+            for notification in batch:
+                await self.projection.apply(conn, mapper.to_domain_event(notification))
+            await positions.save(conn, self.name, batch[-1].id)
+
+    async def catch_up(self) -> None:
+        """Project everything stored so far (tests, and start-up before serving)."""
+        position = await self.position()
+        while batch := await self.follower.read_after(position):
+            await self.project(batch)
+            position = batch[-1].id
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        await self.follower.follow(
+            stopping=stopping, load_position=self.position, handle=self.project
+        )

@@ -1,0 +1,132 @@
+"""The outbox relay: the service's notification log, in order, onto Kafka.
+
+The application's stored events are the outbox. The relay follows the notification log
+(see `follower`), maps each domain event to its integration event through the service's
+`integration` module, produces with `acks=all` and idempotence, and only after Kafka has
+acknowledged the batch records the relayed position in the same database. A crash between
+producing and recording repeats the tail: at-least-once, with the CloudEvent id derived
+from (aggregate id, version) so consumers recognise the repeat. Per-aggregate order holds
+because the Kafka key is the aggregate id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import psycopg
+from eventsourcing.persistence import Notification
+from opentelemetry import trace
+from salur_contracts.base import IntegrationEvent
+from salur_contracts.cloudevents import encode, new_envelope
+
+from salur_kit import positions, telemetry
+from salur_kit.eventstore import ServiceApplication
+from salur_kit.follower import LogFollower
+
+EVENT_ID_NAMESPACE = uuid.UUID("6f1c1f5e-5a1a-4c55-9a43-3c1b2f1d0a11")
+ToIntegration = Callable[[Any], IntegrationEvent | None]
+
+
+class Sender(Protocol):
+    """The part of `AIOKafkaProducer` the relay needs."""
+
+    async def send(
+        self, topic: str, value: bytes, key: bytes, headers: list[tuple[str, bytes]]
+    ) -> asyncio.Future[Any]: ...
+
+
+def event_id(originator_id: uuid.UUID, originator_version: int) -> str:
+    """Stable CloudEvent id: a re-relayed event carries the same id as the first time."""
+    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{originator_id}:{originator_version}"))
+
+
+@dataclass
+class RelayStats:
+    relayed: int = 0
+    position: int = 0
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        app: ServiceApplication,
+        database_url: str,
+        sender: Sender,
+        to_integration: ToIntegration,
+        topic_for: Callable[[IntegrationEvent], str] | None = None,
+        name: str = "relay",
+        batch_size: int = 1000,
+    ) -> None:
+        self.name = name
+        self.app = app
+        self.database_url = database_url
+        self.sender = sender
+        self.to_integration = to_integration
+        self.topic_for = topic_for or (lambda event: event.topic())
+        self.stats = RelayStats()
+        self.follower = LogFollower(
+            app=app, database_url=database_url, lock_name=name, batch_size=batch_size
+        )
+
+    async def position(self) -> int:
+        return await positions.load_from(self.database_url, self.name)
+
+    async def lag(self) -> int:
+        """Events stored but not yet on Kafka."""
+        return max(0, await self.follower.newest() - await self.position())
+
+    async def publish(self, batch: Sequence[Notification]) -> None:
+        """Produce one batch, wait for Kafka's acknowledgement, then record the position."""
+        mapper = self.app.mapper_with_trace
+        pending = []
+        for notification in batch:
+            domain_event, traceparent = mapper.to_domain_event_with_trace(notification)
+            data = self.to_integration(domain_event)
+            if data is None:
+                continue
+            with telemetry.tracer.start_as_current_span(
+                f"publish {data.event_type()}",
+                context=telemetry.context_from_traceparent(traceparent),
+                kind=trace.SpanKind.PRODUCER,
+            ):
+                envelope = new_envelope(
+                    data,
+                    aggregate_version=notification.originator_version,
+                    time=domain_event.timestamp,
+                    id=event_id(notification.originator_id, notification.originator_version),
+                    traceparent=telemetry.current_traceparent(),
+                )
+            record = encode(envelope)
+            pending.append(
+                await self.sender.send(
+                    self.topic_for(data), value=record.value, key=record.key, headers=record.headers
+                )
+            )
+        await asyncio.gather(*pending)
+        self.stats.relayed += len(pending)
+        await self.record_position(batch[-1].id)
+
+    async def record_position(self, position: int) -> None:
+        """Called only after Kafka acknowledged everything up to `position`."""
+        async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as c:
+            await positions.save(c, self.name, position)
+        self.stats.position = position
+
+    async def drain(self) -> None:
+        """Relay everything stored so far (used by tests and benchmarks)."""
+        await positions.ensure_table(self.database_url)
+        position = await self.position()
+        while batch := await self.follower.read_after(position):
+            await self.publish(batch)
+            position = batch[-1].id
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        await positions.ensure_table(self.database_url)
+        await self.follower.follow(
+            stopping=stopping, load_position=self.position, handle=self.publish
+        )

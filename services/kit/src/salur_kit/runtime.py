@@ -1,0 +1,183 @@
+"""The composition root every service shares: one process serving HTTP, relaying its
+outbox, projecting its read models and running its tracked consumers.
+
+A service describes itself with a `ServiceSpec`; `build_api` wires it to Postgres, Kafka,
+auth and telemetry. Background loops are supervised: an error is logged and the loop
+restarts after a backoff, so a Kafka or Postgres outage delays work but loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI
+from psycopg_pool import AsyncConnectionPool
+
+from salur_kit import telemetry
+from salur_kit.auth import TokenVerifier
+from salur_kit.consumer import BrokerDeadLetters, Effects, TrackedConsumer, subscribe
+from salur_kit.eventstore import ServiceApplication, postgres_env
+from salur_kit.http import PostgresIdempotencyStore, create_api
+from salur_kit.kafka import new_broker, new_producer
+from salur_kit.projection import Projection, ProjectionRunner
+from salur_kit.relay import OutboxRelay, ToIntegration
+from salur_kit.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ConsumerSpec:
+    """A tracked consumer: its group, the topics it reads, and where effects land."""
+
+    group: str
+    topics: Sequence[str]
+    effects: Callable[[ServiceApplication], Effects]
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    version: str
+    application: Callable[[Mapping[str, str]], ServiceApplication]
+    router: APIRouter
+    to_integration: ToIntegration
+    topic: str
+    projections: Sequence[Callable[[], Projection]] = ()
+    consumers: Sequence[ConsumerSpec] = field(default_factory=tuple)
+
+
+@dataclass
+class Running:
+    """What a running service holds; kept on `api.state.runtime` for the edges and tests."""
+
+    settings: ServiceSettings
+    app: ServiceApplication
+    read_pool: AsyncConnectionPool
+    producer: AIOKafkaProducer
+    relay: OutboxRelay
+    projections: list[ProjectionRunner]
+    consumers: list[TrackedConsumer]
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+async def supervise(
+    name: str, loop: Callable[[asyncio.Event], Awaitable[None]], stopping: asyncio.Event
+) -> None:
+    backoff = 0.5
+    while not stopping.is_set():
+        try:
+            await loop(stopping)
+        except Exception:
+            log.exception("background loop failed; restarting", extra={"fields": {"loop": name}})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), timeout=backoff)
+            backoff = min(backoff * 2, 10.0)
+        else:
+            return
+
+
+def build_api(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
+    database_url = str(settings.database_url)
+    app = spec.application(postgres_env(database_url))
+    read_pool = AsyncConnectionPool(database_url, min_size=1, max_size=10, open=False)
+    producer = new_producer(settings.kafka_bootstrap_servers, client_id=f"salur-{spec.name}")
+    running = Running(
+        settings=settings,
+        app=app,
+        read_pool=read_pool,
+        producer=producer,
+        relay=OutboxRelay(
+            app=app, database_url=database_url, sender=producer, to_integration=spec.to_integration
+        ),
+        projections=[
+            ProjectionRunner(app=app, database_url=database_url, projection=make())
+            for make in spec.projections
+        ],
+        consumers=[],
+    )
+
+    async def postgres_ready() -> None:
+        async with read_pool.connection() as conn:
+            await conn.execute("SELECT 1")
+
+    async def kafka_ready() -> None:
+        await producer.partitions_for(spec.topic)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        await read_pool.open()
+        for runner in running.projections:
+            await runner.setup()
+            await runner.catch_up()
+        await producer.start()
+        broker = None
+        if spec.consumers:
+            broker = new_broker(settings.kafka_bootstrap_servers, client_id=f"salur-{spec.name}")
+            for consumer_spec in spec.consumers:
+                consumer = TrackedConsumer(
+                    group=consumer_spec.group,
+                    topics=consumer_spec.topics,
+                    effects=consumer_spec.effects(app),
+                    dead_letters=BrokerDeadLetters(broker),
+                )
+                subscribe(broker, consumer)
+                running.consumers.append(consumer)
+            await broker.start()
+        loops: list[tuple[str, Callable[[asyncio.Event], Awaitable[None]]]] = [
+            ("relay", running.relay.run),
+            *[(runner.name, runner.run) for runner in running.projections],
+        ]
+        running.tasks = [
+            asyncio.create_task(supervise(name, loop, running.stopping)) for name, loop in loops
+        ]
+        try:
+            yield
+        finally:
+            running.stopping.set()
+            await asyncio.gather(*running.tasks, return_exceptions=True)
+            if broker is not None:
+                await broker.stop()
+            await producer.stop()
+            await read_pool.close()
+            app.close()
+
+    api = create_api(
+        title=f"Salur {spec.name}",
+        version=spec.version,
+        readiness_checks={"postgres": postgres_ready, "kafka": kafka_ready},
+        idempotency_store=PostgresIdempotencyStore(database_url),
+        token_verifier=TokenVerifier.from_settings(settings),
+        max_body_bytes=settings.max_body_bytes,
+        lifespan=lifespan,
+    )
+    api.state.runtime = running
+    api.state.read_pool = read_pool
+    api.state.application = app
+    api.include_router(spec.router)
+    api.add_middleware(telemetry.TracingMiddleware)  # type: ignore[arg-type]
+    return api
+
+
+def serve(spec: ServiceSpec, extra: Mapping[str, Any] | None = None) -> None:
+    """Run one service process (the `python -m salur_<service>` entry point)."""
+    settings = ServiceSettings()  # type: ignore[call-arg]
+    telemetry.configure(spec.name)
+    api = build_api(spec, settings)
+    uvicorn.run(
+        api,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+        **dict(extra or {}),
+    )
