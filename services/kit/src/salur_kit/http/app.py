@@ -1,0 +1,54 @@
+"""The one factory every service builds its HTTP API from."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+
+from fastapi import FastAPI
+
+from salur_kit.auth.verifier import TokenVerifier
+from salur_kit.http.access import AccessLogMiddleware
+from salur_kit.http.health import ReadinessCheck, health_router
+from salur_kit.http.idempotency import IdempotencyMiddleware, IdempotencyStore
+from salur_kit.http.limits import BodyGuardMiddleware
+from salur_kit.http.problems import UnhandledErrorMiddleware, install_exception_handlers
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def create_api(
+    *,
+    title: str,
+    version: str,
+    readiness_checks: Mapping[str, ReadinessCheck],
+    idempotency_store: IdempotencyStore,
+    token_verifier: TokenVerifier,
+    max_body_bytes: int = 64 * 1024,
+    readiness_timeout_seconds: float = 2.0,
+    lifespan: Lifespan | None = None,
+) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan_closing_store(api: FastAPI) -> AsyncIterator[None]:
+        try:
+            if lifespan is None:
+                yield
+            else:
+                async with lifespan(api):
+                    yield
+        finally:
+            await idempotency_store.close()
+
+    api = FastAPI(title=title, version=version, lifespan=lifespan_closing_store)
+    api.state.token_verifier = token_verifier
+    install_exception_handlers(api)
+    api.include_router(health_router(readiness_checks, readiness_timeout_seconds))
+    # Added innermost first. Outside in: access log, body guard (size and content type
+    # before anything reads the body), idempotency, then the catch-all 500 so that the
+    # idempotency layer sees a crash as a 5xx and releases the key.
+    api.add_middleware(UnhandledErrorMiddleware)
+    api.add_middleware(IdempotencyMiddleware, store=idempotency_store, verifier=token_verifier)
+    api.add_middleware(BodyGuardMiddleware, max_body_bytes=max_body_bytes)
+    api.add_middleware(AccessLogMiddleware)
+    return api
