@@ -82,6 +82,19 @@ async def test_an_expired_key_is_forgotten(database_url: str) -> None:
         await store.close()
 
 
+async def test_a_reservation_abandoned_by_a_dead_process_can_be_taken_over(
+    database_url: str,
+) -> None:
+    store = PostgresIdempotencyStore(database_url, abandoned_after_seconds=0.2)
+    try:
+        await store.reserve(SCOPE, "f1")
+        assert await store.reserve(SCOPE, "f1") is not None
+        await asyncio.sleep(0.3)
+        assert await store.reserve(SCOPE, "f1") is None
+    finally:
+        await store.close()
+
+
 async def test_concurrent_identical_requests_take_effect_once(
     pg_store: PostgresIdempotencyStore, verifier: TokenVerifier, issuer: DevIssuer
 ) -> None:

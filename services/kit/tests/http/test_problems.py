@@ -202,3 +202,12 @@ async def test_each_request_leaves_one_access_log_line(
     assert fields["path"] == "/healthz"
     assert fields["status"] == 200
     assert fields["duration_ms"] >= 0
+
+
+async def test_openapi_documents_errors_as_problems(client: httpx.AsyncClient) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    responses = schema["paths"]["/things"]["post"]["responses"]
+    for status in ("422", "default"):
+        content = responses[status]["content"]
+        assert content == {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    assert "HTTPValidationError" not in schema["components"]["schemas"]

@@ -13,7 +13,12 @@ from salur_kit.http.access import AccessLogMiddleware
 from salur_kit.http.health import ReadinessCheck, health_router
 from salur_kit.http.idempotency import IdempotencyMiddleware, IdempotencyStore
 from salur_kit.http.limits import BodyGuardMiddleware
-from salur_kit.http.problems import UnhandledErrorMiddleware, install_exception_handlers
+from salur_kit.http.problems import (
+    Problem,
+    UnhandledErrorMiddleware,
+    document_problems,
+    install_exception_handlers,
+)
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -40,9 +45,18 @@ def create_api(
         finally:
             await idempotency_store.close()
 
-    api = FastAPI(title=title, version=version, lifespan=lifespan_closing_store)
+    api = FastAPI(
+        title=title,
+        version=version,
+        lifespan=lifespan_closing_store,
+        responses={
+            422: {"model": Problem, "description": "Validation failed"},
+            "default": {"model": Problem, "description": "Error"},
+        },
+    )
     api.state.token_verifier = token_verifier
     install_exception_handlers(api)
+    document_problems(api)
     api.include_router(health_router(readiness_checks, readiness_timeout_seconds))
     # Added innermost first. Outside in: access log, body guard (size and content type
     # before anything reads the body), idempotency, then the catch-all 500 so that the

@@ -49,9 +49,13 @@ class PostgresIdempotencyStore:
         conninfo: str,
         *,
         lifetime_seconds: float = KEY_LIFETIME_SECONDS,
+        abandoned_after_seconds: float = 300.0,
         max_connections: int = 4,
     ) -> None:
         self._lifetime = lifetime_seconds
+        # A reservation this old without an answer belongs to a process that died mid-request;
+        # without this the key would answer 409 for a whole day.
+        self._abandoned_after = abandoned_after_seconds
         self._pool = AsyncConnectionPool(
             conninfo,
             min_size=1,
@@ -85,8 +89,9 @@ class PostgresIdempotencyStore:
             for _ in range(3):
                 await conn.execute(
                     f"DELETE FROM idempotency_keys WHERE {_WHERE_KEY}"
-                    " AND created_at < now() - make_interval(secs => %s)",
-                    (*_key(scope), self._lifetime),
+                    " AND (created_at < now() - make_interval(secs => %s)"
+                    " OR (status IS NULL AND created_at < now() - make_interval(secs => %s)))",
+                    (*_key(scope), self._lifetime, self._abandoned_after),
                 )
                 inserted = await conn.execute(
                     "INSERT INTO idempotency_keys (subject, method, path, key, fingerprint)"

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,6 +21,22 @@ from salur_kit.errors import SalurError, UnauthorizedError
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
+
+
+class FieldErrorDocument(BaseModel):
+    field: str = Field(description="dotted path of the input, e.g. body.bank_account.number")
+    rule: str = Field(description="the rule broken, e.g. missing, extra_forbidden")
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem document; documents the error responses in OpenAPI."""
+
+    type: str = Field(examples=["urn:salur:problem:validation-failed"])
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldErrorDocument]
 
 
 @dataclass(frozen=True)
@@ -94,6 +111,29 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return problem(exc.status_code, str(exc.detail), headers=exc.headers)
+
+
+def document_problems(app: FastAPI) -> None:
+    """Declare error responses as problem+json in OpenAPI (FastAPI would say application/json
+    and describe its own validation error shape, which this edge never sends)."""
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = default_openapi()
+        problem_ref = {"$ref": "#/components/schemas/Problem"}
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for status, response in operation.get("responses", {}).items():
+                    if status.startswith(("4", "5", "default")):
+                        response["content"] = {PROBLEM_JSON: {"schema": problem_ref}}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(unused, None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def install_exception_handlers(app: FastAPI) -> None:
