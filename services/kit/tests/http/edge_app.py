@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Response
@@ -47,6 +48,7 @@ class RegisterThing(CommandModel):
     name: str
     households: int
     bank_account: BankAccount
+    amount: Decimal | None = None
 
 
 @dataclass

@@ -65,6 +65,21 @@ async def test_an_unknown_field_is_refused_by_name(client: httpx.AsyncClient) ->
     assert response.json()["errors"][0]["rule"] == "extra_forbidden"
 
 
+async def test_an_amount_sent_as_a_json_number_is_refused(
+    client: httpx.AsyncClient, service: Service
+) -> None:
+    response = await client.post("/things", json={**VALID, "amount": 1500000.5})
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body.amount"
+    assert response.json()["errors"][0]["rule"] == "decimal_as_string"
+    assert service.effects == 0
+
+
+async def test_an_amount_sent_as_a_decimal_string_is_accepted(client: httpx.AsyncClient) -> None:
+    response = await client.post("/things", json={**VALID, "amount": "1500000.50"})
+    assert response.status_code == 201
+
+
 async def test_strings_are_stripped_and_the_command_runs(
     client: httpx.AsyncClient, service: Service
 ) -> None:
@@ -114,6 +129,7 @@ async def test_an_oversized_chunked_body_is_refused_while_streaming(
     )
     assert "content-length" not in response.request.headers
     assert response.status_code == 413
+    assert response.headers["content-type"] == PROBLEM
     assert service.effects == 0
 
 

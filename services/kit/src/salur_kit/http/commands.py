@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import types
+from decimal import Decimal
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from fastapi import Header, Response
-from pydantic import BaseModel, ConfigDict, Strict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict
+from pydantic_core import PydanticCustomError
 
 from salur_kit.errors import SalurError
 
@@ -15,23 +17,40 @@ _SCALARS = (int, float, bool, str)
 _IF_MATCH = re.compile(r'^(?:"(\d+)"|(\d+))$')
 
 
-def _coercible_scalar(annotation: Any) -> bool:
-    """int, float, bool or str, optionally `| None`: the fields lax mode would coerce."""
-    if annotation in _SCALARS:
-        return True
+def _members(annotation: Any) -> list[Any]:
+    """The types a field accepts, `| None` aside."""
     if get_origin(annotation) in (Union, types.UnionType):
-        members = [arg for arg in get_args(annotation) if arg is not type(None)]
-        return bool(members) and all(arg in _SCALARS for arg in members)
-    return False
+        return [arg for arg in get_args(annotation) if arg is not type(None)]
+    return [annotation]
+
+
+def _coercible_scalar(annotation: Any) -> bool:
+    """int, float, bool or str (optionally `| None`): the fields lax mode would coerce."""
+    members = _members(annotation)
+    return bool(members) and all(member in _SCALARS for member in members)
+
+
+def _is_decimal(annotation: Any) -> bool:
+    return _members(annotation) == [Decimal]
+
+
+def _decimal_as_string(value: Any) -> Any:
+    # A JSON number may already have lost precision in a float; amounts travel as strings.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise PydanticCustomError(
+            "decimal_as_string", 'a decimal amount must be a string such as "1500000.00"'
+        )
+    return value
 
 
 class CommandModel(BaseModel):
     """Base of request bodies: unknown fields are errors, strings are stripped, and
-    numbers, booleans and strings are strict (`"5"` is not 5, `1` is not true).
+    numbers, booleans and strings are strict (`"5"` is not 5, `1` is not true), and a plain
+    `Decimal` field takes only a decimal string, never a JSON number.
 
     Strictness is per field rather than model-wide because FastAPI validates the decoded
     JSON as Python objects, where a model-wide strict mode would refuse a UUID, date, enum
-    or decimal given as a string. Money must use salur_contracts' decimal-string type.
+    or decimal given as a string. Money should use salur_contracts' money type.
     """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
@@ -41,9 +60,18 @@ class CommandModel(BaseModel):
         super().__pydantic_init_subclass__(**kwargs)
         changed = False
         for field in cls.model_fields.values():
-            already = any(isinstance(item, Strict) for item in field.metadata)
-            if not already and _coercible_scalar(field.annotation):
+            # Inherited fields were adjusted already when the parent class was built.
+            strict = any(isinstance(item, Strict) for item in field.metadata)
+            as_string = any(
+                getattr(item, "func", None) is _decimal_as_string for item in field.metadata
+            )
+            if not strict and _coercible_scalar(field.annotation):
                 field.metadata.append(Strict())
+                changed = True
+            elif not as_string and _is_decimal(field.annotation):
+                field.metadata.append(
+                    BeforeValidator(_decimal_as_string, json_schema_input_type=str)
+                )
                 changed = True
         if changed:
             cls.model_rebuild(force=True)

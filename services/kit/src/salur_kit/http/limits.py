@@ -87,4 +87,4 @@ class BodyGuardMiddleware:
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         detail = f"the request body is larger than {self.max_body_bytes} bytes"
-        await problem(413, detail, title="Payload too large")(scope, receive, send)
+        await problem(413, detail)(scope, receive, send)
