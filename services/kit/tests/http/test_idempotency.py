@@ -7,6 +7,12 @@ import pytest
 from edge_app import Service
 from salur_kit.auth import Role
 from salur_kit.devtokens import DevIssuer
+from salur_kit.http import (
+    IdempotencyScope,
+    IdempotencyStore,
+    InMemoryIdempotencyStore,
+    PriorRequest,
+)
 
 pytestmark = pytest.mark.unit
 BODY = {"name": "BKM Maju", "households": 12, "bank_account": {"number": "0123456", "holder": "A"}}
@@ -109,3 +115,18 @@ async def test_an_invalid_token_with_a_key_is_a_401_and_stores_nothing(
     response = await client.post("/things", json=BODY, headers=headers)
     assert response.status_code == 401
     assert (await client.post("/things", json=BODY, headers=keyed("k5"))).status_code == 201
+
+
+class BrokenStore(InMemoryIdempotencyStore):
+    async def reserve(self, scope: IdempotencyScope, fingerprint: str) -> PriorRequest | None:
+        raise ConnectionError("database down")
+
+
+@pytest.mark.parametrize("store", [BrokenStore()])
+async def test_a_keyed_command_does_not_run_when_the_store_is_down(
+    client: httpx.AsyncClient, service: Service, store: IdempotencyStore
+) -> None:
+    response = await client.post("/things", json=BODY, headers=keyed("k6"))
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert service.effects == 0

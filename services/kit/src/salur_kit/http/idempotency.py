@@ -8,6 +8,7 @@ answer replayed and causes no second effect. 5xx answers are not stored, so a re
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from salur_kit.auth.verifier import TokenVerifier
 from salur_kit.errors import UnauthorizedError
 from salur_kit.http.problems import FieldError, problem
+
+log = logging.getLogger(__name__)
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_KEY_LENGTH = 255
@@ -115,7 +118,14 @@ class IdempotencyMiddleware:
         body = await _read_body(receive)
         fingerprint = hashlib.sha256(body).hexdigest()
         key_scope = IdempotencyScope(subject, scope["method"], scope["path"], key)
-        prior = await self.store.reserve(key_scope, fingerprint)
+        try:
+            prior = await self.store.reserve(key_scope, fingerprint)
+        except Exception:
+            # Without the store we cannot promise a single effect, so nothing runs.
+            log.exception("idempotency store unavailable")
+            detail = "cannot check the Idempotency-Key right now; retry later"
+            await problem(503, detail, headers={"Retry-After": "5"})(scope, receive, send)
+            return
         if prior is None:
             await self._run_once(key_scope, body, scope, receive, send)
         else:
