@@ -19,13 +19,14 @@ from aiokafka import AIOKafkaConsumer
 from salur_kit.auth import Principal, Role
 from salur_kit.eventstore import postgres_env
 from salur_registry.application import RegistryApplication
-
 from workers import TallyApp
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 WORKERS = Path(__file__).with_name("workers.py")
-FACILITATOR = Principal(subject="fac-1", role=Role.facilitator, organisation_id=None, region_prefix="32.73")
+FACILITATOR = Principal(
+    subject="fac-1", role=Role.facilitator, organisation_id=None, region_prefix="32.73"
+)
 
 
 def run_worker(*args: str) -> subprocess.CompletedProcess[str]:
@@ -55,7 +56,9 @@ def store_registry_events(database_url: str, bkms: int) -> int:
 
 
 def operator_of(bkm_id: UUID) -> Principal:
-    return Principal(subject="op", role=Role.bkm_operator, organisation_id=bkm_id, region_prefix=None)
+    return Principal(
+        subject="op", role=Role.bkm_operator, organisation_id=bkm_id, region_prefix=None
+    )
 
 
 async def read_topic(bootstrap: str, topic: str, expected: int) -> list[tuple[str, int, str]]:
@@ -74,7 +77,11 @@ async def read_topic(bootstrap: str, topic: str, expected: int) -> list[tuple[st
                 for m in messages:
                     headers = {k: v.decode() for k, v in m.headers}
                     records.append(
-                        (headers["ce_subject"], int(headers["ce_aggregateversion"]), headers["ce_id"])
+                        (
+                            headers["ce_subject"],
+                            int(headers["ce_aggregateversion"]),
+                            headers["ce_id"],
+                        )
                     )
         # Drain anything beyond what we expected (duplicates).
         while batch := await consumer.getmany(timeout_ms=1000):
@@ -82,7 +89,11 @@ async def read_topic(bootstrap: str, topic: str, expected: int) -> list[tuple[st
                 for m in messages:
                     headers = {k: v.decode() for k, v in m.headers}
                     records.append(
-                        (headers["ce_subject"], int(headers["ce_aggregateversion"]), headers["ce_id"])
+                        (
+                            headers["ce_subject"],
+                            int(headers["ce_aggregateversion"]),
+                            headers["ce_id"],
+                        )
                     )
     finally:
         await consumer.stop()
@@ -119,7 +130,9 @@ async def test_a_consumer_killed_after_an_effect_applies_no_effect_twice(
     relay_args = ["--database-url", fresh_database_url, "--bootstrap", kafka_bootstrap_servers]
     relay_args += ["--topic", unique_topic]
     # Relay twice from zero by crashing once: the topic then holds duplicates too.
-    crashed_relay = await asyncio.to_thread(run_worker, "relay", *relay_args, "--batch-size", "20", "--crash-at", "2")
+    crashed_relay = await asyncio.to_thread(
+        run_worker, "relay", *relay_args, "--batch-size", "20", "--crash-at", "2"
+    )
     assert crashed_relay.returncode == -9
     assert (await asyncio.to_thread(run_worker, "relay", *relay_args)).returncode == 0
 

@@ -20,7 +20,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import Tracking
 from salur_contracts.cloudevents import Envelope
-from salur_kit.consumer import EventSourcedEffects, TrackedConsumer, subscribe, BrokerDeadLetters
+from salur_kit.consumer import BrokerDeadLetters, EventSourcedEffects, TrackedConsumer, subscribe
 from salur_kit.eventstore import ServiceApplication, postgres_env
 from salur_kit.kafka import new_broker, new_producer
 from salur_kit.relay import OutboxRelay

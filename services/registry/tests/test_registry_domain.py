@@ -7,7 +7,6 @@ from uuid import uuid4
 
 import pytest
 from salur_kit.errors import RuleViolationError
-
 from salur_registry.domain import Bkm, Partner
 
 pytestmark = pytest.mark.unit

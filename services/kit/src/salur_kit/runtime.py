@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
 from psycopg_pool import AsyncConnectionPool
 
-from salur_kit import telemetry
+from salur_kit import devtokens, telemetry
 from salur_kit.auth import TokenVerifier
 from salur_kit.consumer import BrokerDeadLetters, Effects, TrackedConsumer, subscribe
 from salur_kit.eventstore import ServiceApplication, postgres_env
@@ -83,6 +83,18 @@ async def supervise(
             backoff = min(backoff * 2, 10.0)
         else:
             return
+
+
+def token_verifier(settings: ServiceSettings) -> TokenVerifier:
+    """The configured JWKS; in development, the local dev issuer's when none is set."""
+    if settings.jwks_url:
+        return TokenVerifier(
+            issuer=settings.jwt_issuer, audience=settings.jwt_audience, jwks_url=settings.jwks_url
+        )
+    path = settings.jwks_path
+    if path is None:
+        path = devtokens.ensure_issuer().jwks_path
+    return TokenVerifier(issuer=settings.jwt_issuer, audience=settings.jwt_audience, jwks_path=path)
 
 
 def build_api(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
@@ -155,7 +167,7 @@ def build_api(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         version=spec.version,
         readiness_checks={"postgres": postgres_ready, "kafka": kafka_ready},
         idempotency_store=PostgresIdempotencyStore(database_url),
-        token_verifier=TokenVerifier.from_settings(settings),
+        token_verifier=token_verifier(settings),
         max_body_bytes=settings.max_body_bytes,
         lifespan=lifespan,
     )

@@ -64,9 +64,7 @@ class RegisterPartner(CommandModel):
     kind: PartnerKind
     name: Text
     contact_name: Text
-    contact_email: Annotated[
-        str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=200)
-    ]
+    contact_email: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=200)]
     contact_phone: Annotated[str, Field(pattern=r"^\+?[0-9 ()-]{6,20}$")]
     regions_of_operation: Annotated[list[RegionPrefix], Field(min_length=1, max_length=100)]
 
