@@ -1,1 +1,10 @@
-"""Salur."""
+"""Salur's public event catalogue: integration events, value types, CloudEvents codec.
+
+Importing the package registers every event module, so `cloudevents.decode` knows the whole
+catalogue whichever submodule a consumer imports first.
+"""
+
+from salur_contracts import registry
+from salur_contracts.base import CATALOGUE, IntegrationEvent, UnknownEventTypeError, lookup
+
+__all__ = ["CATALOGUE", "IntegrationEvent", "UnknownEventTypeError", "lookup", "registry"]
