@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from conftest import Caller
 
 pytestmark = pytest.mark.integration
@@ -398,21 +398,16 @@ class TestQueries:
 async def test_a_registered_bkm_appears_on_kafka_as_a_cloudevent(
     http: httpx.AsyncClient, callers: Caller, kafka_bootstrap_servers: str
 ) -> None:
-    topic = "salur.registry.events.v1"
-    consumer = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap_servers, group_id=None)
+    consumer = AIOKafkaConsumer(
+        "salur.registry.events.v1",
+        bootstrap_servers=kafka_bootstrap_servers,
+        group_id=None,
+        auto_offset_reset="latest",
+    )
     await consumer.start()
     try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
-        if not partitions:
-            await consumer.topics()
-            partitions = [
-                TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []
-            ]
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        for partition, offset in ends.items():
-            consumer.seek(partition, offset)
-
+        for partition in consumer.assignment():  # pin the current ends before the command
+            await consumer.position(partition)
         bkm = await new_bkm(http, callers)
 
         found = None

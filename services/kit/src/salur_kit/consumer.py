@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from aiokafka.structs import ConsumerRecord
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Tracking
 from faststream import AckPolicy
@@ -79,9 +80,8 @@ class EventSourcedEffects:
         self.policy = policy
 
     def is_processed(self, tracking: Tracking) -> bool:
-        return bool(
-            self.app.recorder.has_tracking_id(tracking.application_name, tracking.notification_id)
-        )  # type: ignore[attr-defined]
+        recorder = self.app.recorder
+        return recorder.has_tracking_id(tracking.application_name, tracking.notification_id)
 
     def apply(self, envelope: Envelope, tracking: Tracking) -> None:
         aggregates = self.policy(envelope)
@@ -137,7 +137,12 @@ class TrackedConsumer:
         partition: int,
         offset: int,
     ) -> Outcome:
-        where = {"topic": topic, "partition": partition, "offset": offset, "group": self.group}
+        where: dict[str, str | int] = {
+            "topic": topic,
+            "partition": partition,
+            "offset": offset,
+            "group": self.group,
+        }
         try:
             envelope = decode(key, value, list(headers))
         except (MalformedEventError, UnknownEventTypeError) as error:
@@ -189,8 +194,8 @@ class TrackedConsumer:
         if await asyncio.to_thread(self.effects.is_processed, tracking):
             self.stats.duplicates += 1
             return Outcome.DUPLICATE
-        error = RuntimeError("conflicting concurrent writes on every attempt")
-        return await self._dead_letter(key, value, headers, where, error, self.max_attempts)
+        exhausted = RuntimeError("conflicting concurrent writes on every attempt")
+        return await self._dead_letter(key, value, headers, where, exhausted, self.max_attempts)
 
     async def _dead_letter(
         self,
@@ -241,14 +246,17 @@ class BrokerDeadLetters:
 def subscribe(broker: KafkaBroker, consumer: TrackedConsumer) -> None:
     """Wire a tracked consumer into the faststream broker (the thin Kafka edge)."""
 
-    @broker.subscriber(  # type: ignore[untyped-decorator]
+    @broker.subscriber(
         *consumer.topics,
         group_id=consumer.group,
         auto_offset_reset="earliest",
-        ack_policy=AckPolicy.ACK,
+        # Handled outcomes (applied, duplicate, dead-lettered) are acknowledged; only a
+        # failure to reach the dead-letter topic itself is nacked, so nothing is lost.
+        ack_policy=AckPolicy.NACK_ON_ERROR,
     )
     async def _on_message(message: KafkaMessage) -> None:
         raw = message.raw_message
+        assert isinstance(raw, ConsumerRecord), "subscribed one message at a time"
         await consumer.process(
             key=raw.key,
             value=raw.value,

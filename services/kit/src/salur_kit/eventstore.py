@@ -115,6 +115,8 @@ class TracingMapper(Mapper[UUID]):
 class ServiceApplication(Application[UUID]):
     """Base of every service's application: Postgres or in-memory, chosen by `env`."""
 
+    recorder: ProcessRecorder
+
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(dict(env) if env is not None else memory_env())
 
@@ -138,7 +140,7 @@ class ServiceApplication(Application[UUID]):
     def load(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
         """Get an aggregate, turning the library's error into the platform's 404."""
         try:
-            aggregate = self.repository.get(aggregate_id)
+            aggregate: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFoundError(f"{what} {aggregate_id} does not exist") from None
         if not isinstance(aggregate, cls):
@@ -153,8 +155,10 @@ class ServiceApplication(Application[UUID]):
 
     def save_or_conflict(self, *aggregates: Aggregate) -> None:
         """Save; a concurrent writer that got there first is a 409, never a merge."""
+        names = sorted({type(a).__name__ for a in aggregates})
         try:
-            self.save(*aggregates)
+            with telemetry.tracer.start_as_current_span(f"store {', '.join(names)} events"):
+                self.save(*aggregates)
         except IntegrityError:
             raise ConflictError(
                 "the resource was changed concurrently; read it again and retry",

@@ -41,7 +41,7 @@ class ProjectionRunner:
         await positions.ensure_table(self.database_url)
         async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as c:
             for statement in self.projection.ddl:
-                await c.execute(statement)  # type: ignore[arg-type]
+                await c.execute(statement)
 
     async def position(self) -> int:
         return await positions.load_from(self.database_url, self.name)

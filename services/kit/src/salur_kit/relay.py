@@ -39,7 +39,7 @@ class Sender(Protocol):
     ) -> asyncio.Future[Any]: ...
 
 
-def event_id(originator_id: uuid.UUID, originator_version: int) -> str:
+def event_id(originator_id: uuid.UUID | str, originator_version: int) -> str:
     """Stable CloudEvent id: a re-relayed event carries the same id as the first time."""
     return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{originator_id}:{originator_version}"))
 

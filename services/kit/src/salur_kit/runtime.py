@@ -98,6 +98,7 @@ def token_verifier(settings: ServiceSettings) -> TokenVerifier:
 
 
 def build_api(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
+    telemetry.configure_tracing(spec.name)
     database_url = str(settings.database_url)
     app = spec.application(postgres_env(database_url))
     read_pool = AsyncConnectionPool(database_url, min_size=1, max_size=10, open=False)
@@ -175,13 +176,13 @@ def build_api(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     api.state.read_pool = read_pool
     api.state.application = app
     api.include_router(spec.router)
-    api.add_middleware(telemetry.TracingMiddleware)  # type: ignore[arg-type]
+    api.add_middleware(telemetry.TracingMiddleware)
     return api
 
 
 def serve(spec: ServiceSpec, extra: Mapping[str, Any] | None = None) -> None:
     """Run one service process (the `python -m salur_<service>` entry point)."""
-    settings = ServiceSettings()  # type: ignore[call-arg]
+    settings = ServiceSettings()
     telemetry.configure(spec.name)
     api = build_api(spec, settings)
     uvicorn.run(

@@ -27,7 +27,15 @@ tracer = trace.get_tracer("salur")
 
 
 def configure(service_name: str) -> None:
-    """Install the tracer provider and JSON logging for one service process."""
+    """Tracing and JSON logging for one service process."""
+    configure_tracing(service_name)
+    configure_logging(service_name)
+
+
+def configure_tracing(service_name: str) -> None:
+    """Install an SDK tracer provider unless one is installed already (tests add their own)."""
+    if isinstance(trace.get_tracer_provider(), TracerProvider):
+        return
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -36,7 +44,6 @@ def configure(service_name: str) -> None:
     elif os.environ.get("OTEL_TRACES_EXPORTER") == "console":
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     trace.set_tracer_provider(provider)
-    configure_logging(service_name)
 
 
 def current_traceparent() -> str | None:

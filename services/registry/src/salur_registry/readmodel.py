@@ -36,8 +36,8 @@ _BKM_UPDATES: dict[str, str] = {
 class RegistryLists:
     """Projection of BKMs and partners into list tables (see `salur_kit.projection`)."""
 
-    name = "registry-lists"
-    ddl = DDL
+    name: str = "registry-lists"
+    ddl: Sequence[str] = DDL
 
     async def apply(self, conn: psycopg.AsyncConnection[Any], event: Any) -> None:
         kind = type(event).__qualname__
@@ -79,7 +79,8 @@ async def list_bkms(
     limit: int,
 ) -> Sequence[dict[str, Any]]:
     """BKMs in registration order, keyset-paginated by `seq`."""
-    where, params = ["seq > %(after)s"], {"after": after, "limit": limit}
+    where = ["seq > %(after)s"]
+    params: dict[str, str | int] = {"after": after, "limit": limit}
     if region_prefix:
         where.append("(region_code = %(prefix)s OR region_code LIKE %(like)s)")
         params |= {"prefix": region_prefix, "like": region_prefix + ".%"}
@@ -105,7 +106,8 @@ async def list_partners(
     limit: int,
 ) -> Sequence[dict[str, Any]]:
     """Partners operating in (or over) a region, in registration order."""
-    where, params = ["seq > %(after)s"], {"after": after, "limit": limit}
+    where = ["seq > %(after)s"]
+    params: dict[str, str | int] = {"after": after, "limit": limit}
     if region_prefix:
         # A partner of the whole province (`32`) operates in city `32.73`, and one of
         # city `32.73` operates inside the province `32`.
