@@ -69,11 +69,13 @@ stop_pid() {
     fi
     pid="$(cat "$file")"
     say "stopping $name (pid $pid)"
-    kill -TERM "$pid" 2>/dev/null || true
+    # Started with setsid, so the pid leads its own process group: signal the whole group
+    # (e.g. `uv run` and the python it spawned).
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     while kill -0 "$pid" 2>/dev/null; do
         if (( waited >= timeout * 10 )); then
             say "$name did not stop within ${timeout}s; sending SIGKILL"
-            kill -KILL "$pid" 2>/dev/null || true
+            kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
             break
         fi
         sleep 0.1

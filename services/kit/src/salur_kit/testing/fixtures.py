@@ -119,6 +119,7 @@ def kafka_bootstrap_servers(pytestconfig: pytest.Config) -> Iterator[str]:
         port = _free_port()
         container = DockerContainer(KAFKA_IMAGE).with_bind_ports(9092, port)
         for key, value in {
+            "CLUSTER_ID": "5L6g3nShT-eMCtK--X86sw",
             "KAFKA_NODE_ID": "1",
             "KAFKA_PROCESS_ROLES": "broker,controller",
             "KAFKA_LISTENERS": "PLAINTEXT://:9092,CONTROLLER://:9093",
