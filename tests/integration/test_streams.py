@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import Tracking
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import IntegrityError, Tracking
 from salur_contracts.cloudevents import Envelope, encode, new_envelope
 from salur_contracts.registry import BkmRegistered, BkmSuspended
 from salur_kit.auth import Principal, Role
@@ -128,6 +128,12 @@ async def test_the_relay_keeps_each_aggregates_events_in_order(
         assert versions == list(range(1, 8))
 
 
+class Seen(Aggregate):
+    @event("Seen")
+    def __init__(self, id: uuid.UUID) -> None:
+        self.times = 1
+
+
 class Recorder:
     """Effects that record what they were given; some events misbehave on purpose."""
 
@@ -231,13 +237,6 @@ async def test_the_tracked_consumer_applies_once_dead_letters_poison_and_moves_o
 async def test_event_sourced_effects_are_saved_with_their_tracking(
     fresh_database_url: str,
 ) -> None:
-    from eventsourcing.domain import event
-
-    class Seen(Aggregate):
-        @event("Seen")
-        def __init__(self, id: uuid.UUID) -> None:
-            self.times = 1
-
     app = RegistryApplication(postgres_env(fresh_database_url))
 
     def policy(envelope: Envelope) -> list[Aggregate]:
@@ -256,8 +255,6 @@ async def test_event_sourced_effects_are_saved_with_their_tracking(
     assert not effects.is_processed(tracking)
     effects.apply(envelope, tracking)
     assert effects.is_processed(tracking)
-    from eventsourcing.persistence import IntegrityError
-
     with pytest.raises(IntegrityError):
         effects.apply(envelope, tracking)
     app.close()

@@ -146,4 +146,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # Run through the importable module, so that stored event topics name `workers`, not
+    # `__main__`, and the test process can read the aggregates back.
+    import workers
+
+    workers.main()

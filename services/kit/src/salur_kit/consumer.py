@@ -85,7 +85,7 @@ class EventSourcedEffects:
 
     def apply(self, envelope: Envelope, tracking: Tracking) -> None:
         aggregates = self.policy(envelope)
-        self.app.save(*aggregates, tracking=tracking)
+        self.app.save_tracked(*aggregates, tracking=tracking)
 
 
 @dataclass
@@ -243,6 +243,11 @@ class BrokerDeadLetters:
         )
 
 
+async def _raw_body(message: Any) -> Any:
+    """Leave decoding to the CloudEvents codec: faststream must not parse (and choke on) JSON."""
+    return message.body
+
+
 def subscribe(broker: KafkaBroker, consumer: TrackedConsumer) -> None:
     """Wire a tracked consumer into the faststream broker (the thin Kafka edge)."""
 
@@ -253,6 +258,7 @@ def subscribe(broker: KafkaBroker, consumer: TrackedConsumer) -> None:
         # Handled outcomes (applied, duplicate, dead-lettered) are acknowledged; only a
         # failure to reach the dead-letter topic itself is nacked, so nothing is lost.
         ack_policy=AckPolicy.NACK_ON_ERROR,
+        decoder=_raw_body,
     )
     async def _on_message(message: KafkaMessage) -> None:
         raw = message.raw_message

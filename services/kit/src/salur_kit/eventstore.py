@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     IntegrityError,
@@ -23,6 +23,7 @@ from eventsourcing.persistence import (
     Mapper,
     ProcessRecorder,
     StoredEvent,
+    Tracking,
     Transcoding,
 )
 
@@ -152,6 +153,18 @@ class ServiceApplication(Application[UUID]):
         """Optimistic concurrency: refuse a change made against a stale read."""
         if expected_version is not None and expected_version != aggregate.version:
             raise StaleVersionError(expected_version, aggregate.version)
+
+    def save_tracked(self, *aggregates: Aggregate, tracking: Tracking) -> None:
+        """Save new events and the position of the message that caused them, atomically.
+
+        The recorder raises `IntegrityError` when `tracking` is not beyond the last position
+        recorded under its name: the message was processed before.
+        """
+        processing: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
+        processing.collect_events(*aggregates)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
 
     def save_or_conflict(self, *aggregates: Aggregate) -> None:
         """Save; a concurrent writer that got there first is a 409, never a merge."""

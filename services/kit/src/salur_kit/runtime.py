@@ -176,7 +176,6 @@ def build_api(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     api.state.read_pool = read_pool
     api.state.application = app
     api.include_router(spec.router)
-    api.add_middleware(telemetry.TracingMiddleware)
     return api
 
 

@@ -1,8 +1,10 @@
 """OpenTelemetry set-up, trace-context propagation and JSON logs with trace ids.
 
-Exporters are chosen by the standard variables: `OTEL_EXPORTER_OTLP_ENDPOINT` sends spans
-over OTLP/HTTP, `OTEL_TRACES_EXPORTER=console` prints them; with neither, spans are still
-created (so trace ids flow through events and logs) but not exported.
+HTTP server spans come from FastAPI's own OpenTelemetry support (it continues a caller's
+`traceparent`); this module adds the rest. Exporters are chosen by the standard variables:
+`OTEL_EXPORTER_OTLP_ENDPOINT` sends spans over OTLP/HTTP, `OTEL_TRACES_EXPORTER=console`
+prints them; with neither, spans are still created (so trace ids flow through events and
+logs) but not exported.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -92,34 +93,3 @@ def configure_logging(service_name: str, level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-
-
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-class TracingMiddleware:
-    """A server span per HTTP request, continuing a caller's `traceparent` if sent."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        parent = _propagator.extract(headers)
-        name = f"{scope['method']} {scope['path']}"
-        with tracer.start_as_current_span(name, context=parent, kind=trace.SpanKind.SERVER) as span:
-            span.set_attribute("http.request.method", scope["method"])
-            span.set_attribute("url.path", scope["path"])
-
-            async def send_with_status(message: MutableMapping[str, Any]) -> None:
-                if message["type"] == "http.response.start":
-                    span.set_attribute("http.response.status_code", message["status"])
-                await send(message)
-
-            await self.app(scope, receive, send_with_status)
