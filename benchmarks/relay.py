@@ -13,32 +13,35 @@ from salur_registry.application import RegistryApplication
 from salur_registry.domain import Bkm
 from salur_registry.integration import to_integration
 
+SAVE_CHUNK = 1000
+
+
+def _bkm(i: int) -> Bkm:
+    return Bkm(
+        id=uuid.uuid4(),
+        name=f"BKM {i}",
+        region_code=f"32.73.{i % 90 + 10:02d}.{i % 9000 + 1000:04d}",
+        address="Jl. Merdeka",
+        legal_deed_number=f"AHU-{i}",
+        founded_on=dt.date(2009, 1, 1),
+        registered_by="bench",
+    )
+
 
 def store_events(database_url: str, events: int) -> None:
     """Registers BKMs in bulk (1,000 per transaction) so that setup stays quick."""
     app = RegistryApplication(postgres_env(database_url))
     try:
-        for start in range(0, events, 1000):
-            bkms = []
-            for i in range(start, min(events, start + 1000)):
-                bkm = Bkm(
-                    id=uuid.uuid4(),
-                    name=f"BKM {i}",
-                    region_code=f"32.73.{i % 90 + 10:02d}.{i % 9000 + 1000:04d}",
-                    address="Jl. Merdeka",
-                    legal_deed_number=f"AHU-{i}",
-                    founded_on=dt.date(2009, 1, 1),
-                    registered_by="bench",
-                )
-                bkms.append(bkm)
-            app.save(*bkms)
+        for start in range(0, events, SAVE_CHUNK):
+            app.save(*[_bkm(i) for i in range(start, min(events, start + SAVE_CHUNK))])
     finally:
         app.close()
 
 
 async def relay_rate(database_url: str, bootstrap: str, topic: str, events: int) -> float:
+    """Events per second from `OutboxRelay.drain()`: read the log, map, produce, record."""
     app = RegistryApplication(postgres_env(database_url))
-    producer = new_producer(bootstrap, client_id="bench-relay")
+    producer = new_producer(bootstrap, client_id="salur-bench-relay")
     await producer.start()
     try:
         relay = OutboxRelay(
@@ -51,7 +54,8 @@ async def relay_rate(database_url: str, bootstrap: str, topic: str, events: int)
         started = time.perf_counter()
         await relay.drain()
         elapsed = time.perf_counter() - started
-        assert relay.stats.relayed == events, (relay.stats.relayed, events)
+        if relay.stats.relayed != events:
+            raise RuntimeError(f"the relay sent {relay.stats.relayed} of {events} events")
         return events / elapsed
     finally:
         await producer.stop()

@@ -1,0 +1,114 @@
+"""Turning raw measurements into table rows, each read against its raw baseline."""
+
+from __future__ import annotations
+
+from benchmarks.load import LoadResult
+from benchmarks.report import Figure
+from benchmarks.settings import BenchSettings
+from benchmarks.stats import percentile
+
+PG = "raw Postgres inserts/s"
+KAFKA = "raw Kafka records/s"
+PG_COMMIT = "raw Postgres commit time"
+
+
+def _ratio(value: float | None, baseline: float | None) -> float | None:
+    return value / baseline if value is not None and baseline else None
+
+
+def baselines_and_relay(
+    s: BenchSettings, pg: float | None, kafka: float | None, relay: float | None
+) -> list[Figure]:
+    figures = []
+    if pg is not None:
+        figures.append(Figure("Postgres single-row inserts", pg, "rows/s", 1.0, "(baseline)"))
+    if kafka is not None:
+        figures.append(Figure("Kafka raw producer", kafka, "records/s", 1.0, "(baseline)"))
+    if relay is not None:
+        target = s.targets.relay_events_per_second
+        figures.append(
+            Figure(
+                "relay drain",
+                relay,
+                "events/s",
+                _ratio(relay, kafka),
+                KAFKA,
+                f">= {target:,.0f}/s",
+                relay >= target,
+                f"{s.relay_events:,} stored BkmRegistered events, fresh topic, "
+                f"{s.topic_partitions} partitions",
+            )
+        )
+    return figures
+
+
+def _latencies(
+    label: str, result: LoadResult, pg: float | None, p99_target: float | None
+) -> list[Figure]:
+    """p50/p95/p99/max in ms; the ratio is to one raw Postgres commit (1 / insert rate)."""
+    commit_ms = 1000 / pg if pg else None
+    figures = []
+    for name, p in (("p50", 50.0), ("p95", 95.0), ("p99", 99.0), ("max", 100.0)):
+        value = percentile(result.latencies, p) * 1000
+        target = p99_target if name == "p99" else None
+        figures.append(
+            Figure(
+                f"{label} latency {name}",
+                value,
+                "ms",
+                _ratio(value, commit_ms),
+                PG_COMMIT,
+                "" if target is None else f"<= {target:.0f} ms",
+                None if target is None else value <= target,
+            )
+        )
+    return figures
+
+
+def http(
+    s: BenchSettings,
+    pg: float | None,
+    opened: LoadResult | None,
+    closed: LoadResult | None,
+    lag: float | None,
+) -> list[Figure]:
+    figures = []
+    if opened is not None:
+        figures.append(
+            Figure(
+                "open loop completed rate",
+                opened.rate,
+                "req/s",
+                opened.rate / s.open_loop_rate,
+                "scheduled rate",
+                note=f"{opened.requests} POST /bkms at {s.open_loop_rate:.0f}/s by the clock; "
+                f"latency from the scheduled send time; client lag max "
+                f"{opened.max_schedule_lag * 1000:.1f} ms",
+            )
+        )
+        figures += _latencies("open loop", opened, pg, s.targets.p99_ms_at_open_loop_rate)
+        figures.append(Figure("open loop failed requests", opened.failures.total(), "requests"))
+    if closed is not None:
+        figures.append(
+            Figure(
+                "closed loop commands",
+                closed.rate,
+                "cmd/s",
+                _ratio(closed.rate, pg),
+                PG,
+                note=f"{s.closed_loop_clients} clients, {closed.requests} POST /bkms "
+                f"in {closed.elapsed:.1f}s",
+            )
+        )
+        figures += _latencies("closed loop", closed, pg, None)
+        figures.append(Figure("closed loop failed requests", closed.failures.total(), "requests"))
+    if lag is not None:
+        figures.append(
+            Figure(
+                "service relay+projection catch-up",
+                lag * 1000,
+                "ms",
+                note="after the load stopped, until both followers reached the newest event",
+            )
+        )
+    return figures

@@ -1,0 +1,196 @@
+"""One bench run: baselines, relay, then the registry over HTTP, all against fresh resources."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+from salur_kit.auth import Role
+from salur_kit.devtokens import ensure_issuer
+
+from benchmarks import baselines, figures, relay
+from benchmarks.followers import catch_up_seconds
+from benchmarks.load import BkmCommands, closed_loop, new_client, open_loop, warm_up
+from benchmarks.report import Report, table
+from benchmarks.resources import fresh_database, fresh_topic, wait_for_postgres
+from benchmarks.service import (
+    ENTRY_POINT,
+    FALLBACK_ENTRY_POINT,
+    ServiceExitedError,
+    registry_process,
+)
+from benchmarks.settings import BenchSettings
+
+T = TypeVar("T")
+WARM_UP_REQUESTS = 20
+
+
+class Bench:
+    def __init__(self, settings: BenchSettings) -> None:
+        self.settings = settings
+        self.report = Report(run_id=settings.run_id)
+        self.started = time.perf_counter()
+
+    def progress(self, message: str) -> None:
+        print(f"[bench {time.perf_counter() - self.started:6.1f}s] {message}", flush=True)
+
+    async def step(self, name: str, action: Callable[[], Awaitable[T]]) -> T | None:
+        """Run one step; an exception is recorded as an error and the run goes on."""
+        self.progress(f"{name} ...")
+        try:
+            return await action()
+        except Exception as error:
+            self.report.errors.append(f"{name}: {type(error).__name__}: {error}")
+            self.progress(f"{name} FAILED: {type(error).__name__}: {error}")
+            return None
+
+    async def run(self) -> Report:
+        s = self.settings
+        self.progress(
+            f"run {s.run_id}: Postgres {s.admin_url.rsplit('@', 1)[-1]}, Kafka {s.bootstrap}"
+        )
+        wait_for_postgres(s.admin_url, self.progress)
+        with fresh_database(s.admin_url, s.database) as store_url:
+            await self.baselines_and_relay(store_url)
+        with fresh_database(s.admin_url, f"{s.database}_http") as service_url:
+            await self.http(service_url)
+        return self.report
+
+    async def baselines_and_relay(self, database_url: str) -> None:
+        s = self.settings
+        pg = await self.step(
+            f"raw Postgres: {s.pg_rows:,} single-row autocommit inserts",
+            lambda: asyncio.to_thread(
+                baselines.postgres_single_row_inserts, database_url, s.pg_rows
+            ),
+        )
+        self.report.details["postgres_inserts_per_second"] = pg
+        async with fresh_topic(s.bootstrap, f"{s.topic_prefix}.raw", s.topic_partitions) as topic:
+            kafka = await self.step(
+                f"raw Kafka producer: {s.kafka_messages:,} records to {topic}",
+                lambda: baselines.kafka_producer(s.bootstrap, topic, s.kafka_messages),
+            )
+        self.report.details["kafka_records_per_second"] = kafka
+        stored = await self.step(
+            f"storing {s.relay_events:,} registry events",
+            lambda: _timed(asyncio.to_thread(relay.store_events, database_url, s.relay_events)),
+        )
+        rate = None
+        if stored is not None:
+            self.report.details["store_seconds"] = stored
+            async with fresh_topic(s.bootstrap, f"{s.topic_prefix}.relay", s.topic_partitions) as t:
+                rate = await self.step(
+                    f"OutboxRelay.drain() of {s.relay_events:,} events to {t}",
+                    lambda: relay.relay_rate(database_url, s.bootstrap, t, s.relay_events),
+                )
+        for figure in figures.baselines_and_relay(s, pg, kafka, rate):
+            self.report.add(figure)
+
+    async def http(self, database_url: str) -> None:
+        with tempfile.TemporaryDirectory(prefix="salur-bench-issuer-") as directory:
+            issuer = ensure_issuer(Path(directory))
+            token = issuer.token(role=Role.facilitator, subject="bench", region="32.73")
+            for module in (ENTRY_POINT, FALLBACK_ENTRY_POINT):
+                try:
+                    await self.serve_and_load(module, issuer.jwks_path, database_url, token)
+                except ServiceExitedError as error:
+                    self.report.errors.append(f"python -m {module}: {error}")
+                    self.progress(f"python -m {module} FAILED: {error}")
+                    continue
+                except Exception as error:
+                    self.report.errors.append(f"registry service: {type(error).__name__}: {error}")
+                    self.progress(f"registry service FAILED: {type(error).__name__}: {error}")
+                self.report.details["service_entry_point"] = f"python -m {module}"
+                return
+
+    async def serve_and_load(
+        self, module: str, jwks_path: Path, database_url: str, token: str
+    ) -> None:
+        s = self.settings
+        log_path = s.output_dir / f"registry-{s.run_id}-{module.rsplit('.', 1)[-1]}.log"
+        self.progress(f"starting the registry: python -m {module} (log {log_path}) ...")
+        self.report.details.setdefault("service_logs", []).append(str(log_path))
+        async with registry_process(
+            database_url=database_url,
+            bootstrap=s.bootstrap,
+            jwks_path=jwks_path,
+            log_path=log_path,
+            module=module,
+        ) as service:
+            self.progress(
+                f"registry pid {service.pid} ready at {service.base_url}"
+                f" in {service.started_in_seconds:.1f}s"
+            )
+            await self.load(service.base_url, database_url, token)
+            self.progress(f"stopping registry pid {service.pid} ...")
+
+    async def load(self, base_url: str, database_url: str, token: str) -> None:
+        s = self.settings
+        commands = BkmCommands(token, s.run_id)
+        async with new_client(base_url, connections=max(64, s.closed_loop_clients)) as client:
+            warm = await self.step(
+                f"warm-up: {WARM_UP_REQUESTS} sequential POST /bkms",
+                lambda: warm_up(client, commands, WARM_UP_REQUESTS),
+            )
+            opened = await self.step(
+                f"open loop: POST /bkms at {s.open_loop_rate:.0f}/s for {s.open_loop_seconds:.0f}s",
+                lambda: open_loop(client, commands, s.open_loop_rate, s.open_loop_seconds),
+            )
+            closed = await self.step(
+                f"closed loop: {s.closed_loop_clients} clients for {s.closed_loop_seconds:.0f}s",
+                lambda: closed_loop(client, commands, s.closed_loop_clients, s.closed_loop_seconds),
+            )
+        lag = await self.step(
+            "waiting for the service's relay and projection to catch up",
+            lambda: catch_up_seconds(database_url),
+        )
+        for result in (warm, opened, closed):
+            if result is not None and result.failures:
+                self.report.errors.append(
+                    f"{result.failures.total()} failed requests: {result.failure_summary()}"
+                )
+        pg = self.report.details.get("postgres_inserts_per_second")
+        for figure in figures.http(s, pg, opened, closed, lag):
+            self.report.add(figure)
+
+
+async def _timed(action: Awaitable[None]) -> float:
+    started = time.perf_counter()
+    await action
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    from benchmarks.settings import from_environment
+
+    settings = from_environment()
+    bench = Bench(settings)
+    try:
+        report = asyncio.run(bench.run())
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as failure:
+        bench.report.errors.append(f"run: {type(failure).__name__}: {failure}")
+        report = bench.report
+    print()
+    print(table(report))
+    with contextlib.suppress(OSError):
+        path = report.write_json(settings.output_dir)
+        print(f"\nresults: {path}")
+    print()
+    misses = ", ".join(f.name for f in report.misses) or "none"
+    print(f"targets missed: {misses}")
+    if report.errors:
+        print(f"ERRORS ({len(report.errors)}):")
+        for error in report.errors:
+            print(f"  - {error}")
+        return 1
+    print("no errors")
+    return 0

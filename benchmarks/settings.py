@@ -1,0 +1,60 @@
+"""Where the bench finds Kafka and Postgres, what it aims for, and how big each step is."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+DEFAULT_ADMIN_URL = "postgresql://salur:salur@127.0.0.1:55432/postgres"
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+
+
+@dataclass(frozen=True)
+class Targets:
+    relay_events_per_second: float = 5000.0
+    p99_ms_at_open_loop_rate: float = 50.0
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    run_id: str
+    admin_url: str
+    bootstrap: str
+    output_dir: Path
+    pg_rows: int = 3000
+    kafka_messages: int = 30000
+    relay_events: int = 20000
+    topic_partitions: int = 6
+    open_loop_rate: float = 100.0
+    open_loop_seconds: float = 15.0
+    closed_loop_clients: int = 16
+    closed_loop_seconds: float = 10.0
+    targets: Targets = Targets()
+
+    @property
+    def database(self) -> str:
+        return f"bench_{self.run_id}"
+
+    @property
+    def topic_prefix(self) -> str:
+        return f"salur.bench.{self.run_id}"
+
+
+def from_environment(now: dt.datetime | None = None) -> BenchSettings:
+    """`DATABASE_URL` (an admin URL) and `KAFKA_BOOTSTRAP_SERVERS` override the defaults."""
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%d_%H%M%S")
+    return BenchSettings(
+        run_id=stamp,
+        admin_url=os.environ.get("DATABASE_URL") or DEFAULT_ADMIN_URL,
+        bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or DEFAULT_BOOTSTRAP,
+        output_dir=Path(".data/bench"),
+    )
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server and credentials, another database."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
