@@ -14,6 +14,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanContext
 from salur_contracts.cloudevents import Envelope
 from salur_kit.auth import Role
 from salur_kit.consumer import BrokerDeadLetters, TrackedConsumer, subscribe
@@ -137,7 +138,8 @@ async def test_one_trace_follows_a_command_to_the_consumer(
         assert span.context.trace_id == trace_id, span.name
     assert store.parent is not None
     parents = {s.context.span_id: s.parent for s in finished if s.context is not None}
-    ancestor, chain = store.parent, []
+    ancestor: SpanContext | None = store.parent
+    chain: list[int] = []
     while ancestor is not None:  # the command's span sits under FastAPI's endpoint span
         chain.append(ancestor.span_id)
         ancestor = parents.get(ancestor.span_id)

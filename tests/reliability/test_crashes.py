@@ -7,8 +7,8 @@ assertions are about what ends up on the topic and in the database afterwards.
 from __future__ import annotations
 
 import asyncio
-import re
 import datetime as dt
+import re
 import subprocess
 import sys
 from collections import Counter

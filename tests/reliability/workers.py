@@ -85,7 +85,7 @@ class TallyApp(ServiceApplication):
     def policy(self, envelope: Envelope) -> Sequence[Aggregate]:
         tally_id = UUID(envelope.subject)
         try:
-            tally = self.repository.get(tally_id)
+            tally: Tally = self.repository.get(tally_id)
         except Exception:
             tally = Tally(id=tally_id)
         tally.count_one(version=envelope.aggregate_version)

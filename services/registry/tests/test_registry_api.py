@@ -9,14 +9,70 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer
-from conftest import Caller
+from fastapi import FastAPI
+from registry_callers import Caller
+from salur_kit.devtokens import DevIssuer, ensure_issuer
+from salur_kit.runtime import build_api
+from salur_kit.settings import ServiceSettings
+from salur_registry.bootstrap import SPEC
 
 pytestmark = pytest.mark.integration
+
+
+# -- a registry built exactly as in production, on real Postgres and Kafka ---------------
+
+
+@pytest.fixture(scope="module")
+def registry_database(postgres_admin_url: str) -> Iterator[str]:
+    name = f"t_registry_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_admin_url.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def issuer(tmp_path_factory: pytest.TempPathFactory) -> DevIssuer:
+    return ensure_issuer(Path(tmp_path_factory.mktemp("issuer")))
+
+
+@pytest.fixture(scope="module")
+async def registry(
+    registry_database: str, kafka_bootstrap_servers: str, issuer: DevIssuer
+) -> AsyncIterator[FastAPI]:
+    settings = ServiceSettings(
+        SALUR_SERVICE="registry",
+        SALUR_ENV="development",
+        DATABASE_URL=registry_database,
+        KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap_servers,
+        SALUR_JWKS_PATH=str(issuer.jwks_path),
+        SALUR_JWT_ISSUER="https://dev.salur.local/issuer",
+    )
+    api = build_api(SPEC, settings)
+    async with api.router.lifespan_context(api):
+        yield api
+
+
+@pytest.fixture(scope="module")
+def callers(issuer: DevIssuer) -> Caller:
+    return Caller(issuer)
+
+
+@pytest.fixture
+async def http(registry: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(registry, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://registry") as client:
+        yield client
+
 
 BKM = {
     "name": "BKM Mekar Sari",
