@@ -80,6 +80,8 @@ num.partitions=1
 default.replication.factor=1
 auto.create.topics.enable=false
 offsets.topic.replication.factor=1
+# Few partitions: a fresh local broker creates __consumer_offsets in a moment.
+offsets.topic.num.partitions=3
 transaction.state.log.replication.factor=1
 transaction.state.log.min.isr=1
 share.coordinator.state.topic.replication.factor=1

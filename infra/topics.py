@@ -194,7 +194,25 @@ async def ensure_topics_async(
             else:
                 log(f"ok       {spec.name}")
 
-    await _with_admin(bootstrap, action, wait_seconds=wait_seconds)
+    async def warm_up(admin: Any) -> None:
+        await action(admin)
+        await _wait_for_group_coordinator(admin)
+
+    await _with_admin(bootstrap, warm_up, wait_seconds=wait_seconds)
+
+
+async def _wait_for_group_coordinator(admin: Any) -> None:
+    """On a fresh broker the first group lookup creates __consumer_offsets; do it here, so
+    the first consumer in a test does not see GroupCoordinatorNotAvailable."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            await admin.find_coordinator("salur-infra-warm-up")
+            return
+        except Exception as error:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no group coordinator after 30s: {error!r}") from error
+            await asyncio.sleep(0.2)
 
 
 async def create_topic_async(
