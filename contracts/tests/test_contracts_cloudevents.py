@@ -166,8 +166,16 @@ def test_refuses_a_tombstone() -> None:
 
 def test_refuses_data_that_is_not_json() -> None:
     record = _record()
-    with pytest.raises(MalformedEventError, match="Invalid JSON"):
+    with pytest.raises(MalformedEventError, match="data is not JSON"):
         decode(record.key, b"{not json", record.headers)
+
+
+def test_a_reader_ignores_fields_a_newer_producer_added() -> None:
+    record = _record()
+    data = json.loads(record.value)
+    data["kecamatan_name"] = "Coblong"
+    envelope = decode(record.key, json.dumps(data).encode(), record.headers)
+    assert envelope.data == example_event(registry.BkmRegistered)
 
 
 def test_refuses_data_that_breaks_the_schema_naming_the_field() -> None:

@@ -10,6 +10,7 @@ and `ce_traceparent` (the W3C trace context of the act that caused the event).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -184,6 +185,21 @@ def _parse_version(text: str) -> int:
     return int(text)
 
 
+def _known_fields(event_class: type[IntegrationEvent], value: bytes) -> object:
+    """The payload without fields this version of the catalogue does not know.
+
+    Readers are tolerant: a producer may add an optional field within a version, and an
+    agency on an older copy of this package must still read the event (see `compat`).
+    """
+    try:
+        payload = json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise MalformedEventError(f"data is not JSON: {error}") from None
+    if isinstance(payload, dict):
+        return {k: v for k, v in payload.items() if k in event_class.model_fields}
+    return payload
+
+
 def decode(
     key: bytes | None, value: bytes | None, headers: Iterable[tuple[str, bytes | None]]
 ) -> Envelope:
@@ -211,7 +227,7 @@ def decode(
     if value is None:
         raise MalformedEventError("record has no value (a tombstone is not an event)")
     try:
-        data = event_class.model_validate_json(value)
+        data = event_class.model_validate(_known_fields(event_class, value))
     except ValidationError as error:
         raise MalformedEventError(
             f"data is not a valid {event_class.event_type()}: {_describe(error)}"

@@ -4,6 +4,9 @@ Backward-compatible means: every payload valid under the old schema is still val
 new one, so events already on Kafka (and in the audit ledger) stay readable forever. The
 checker is deliberately conservative: a change it cannot prove harmless (an edited pattern,
 a new format) counts as breaking. A breaking change needs a new `.v2` event class.
+
+Adding an optional field is compatible both ways: `cloudevents.decode` ignores fields its
+copy of the catalogue does not know, so older readers keep working.
 """
 
 from __future__ import annotations
