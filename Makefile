@@ -43,7 +43,7 @@ up: install infra-up ## install + infra + services; prints what runs where
 	while read -r name port _; do \
 		[[ -z "$$name" || "$$name" == \#* ]] && continue; \
 		printf '%-12s %s\n' "$$name" "http://127.0.0.1:$$port  (docs: http://127.0.0.1:$$port/docs)"; \
-	done < infra/services.txt
+	done < "$$SALUR_SERVICES_FILE"
 
 down: ## stop services, Kafka and Postgres (data kept)
 	@infra/services.sh stop

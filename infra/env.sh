@@ -32,6 +32,7 @@ export PG_ADMIN_URL="postgresql://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/postg
 export SALUR_DATABASES="salur_registry salur_planning salur_opportunities salur_matching salur_partnerships salur_audit"
 
 # Services.
+export SALUR_SERVICES_FILE="${SALUR_SERVICES_FILE:-$SALUR_ROOT/infra/services.txt}"
 export SALUR_JWKS_PATH="${SALUR_JWKS_PATH:-.data/dev-issuer/jwks.json}"
 export SERVICE_START_TIMEOUT="${SERVICE_START_TIMEOUT:-60}"
 

@@ -120,6 +120,7 @@ start() {
             die "port $KAFKA_PORT is taken by another process (not ours); stop it or set KAFKA_PORT"
         fi
         install
+        command -v java >/dev/null 2>&1 || apt_install java openjdk-17-jre-headless
         write_properties
         format_once
         say "starting broker on $KAFKA_BOOTSTRAP (controller $KAFKA_CONTROLLER_PORT)"

@@ -17,7 +17,7 @@ services() {
         [[ -z "$name" || "$name" == \#* ]] && continue
         [[ -n "${1:-}" && "$1" != "$name" ]] && continue
         echo "$name $port"
-    done <"$SALUR_ROOT/infra/services.txt"
+    done <"$SALUR_SERVICES_FILE"
 }
 
 pid_file() { echo "$SALUR_RUN/service-$1.pid"; }
