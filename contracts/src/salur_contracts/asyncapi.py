@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from salur_contracts.base import IntegrationEvent, example_event
-from salur_contracts.cloudevents import CONTENT_TYPE, SPEC_VERSION, encode, new_envelope
+from salur_contracts.cloudevents import (
+    CONTENT_TYPE,
+    REQUIRED_HEADERS,
+    SPEC_VERSION,
+    encode,
+    new_envelope,
+)
 from salur_contracts.schemas import public_events
 from salur_contracts.yamltext import dump
 
@@ -35,17 +41,7 @@ CLOUDEVENTS_TRAIT: dict[str, Any] = {
     "summary": "CloudEvents 1.0, Kafka binary mode: attributes as ce_* headers, data as value.",
     "headers": {
         "type": "object",
-        "required": [
-            "ce_specversion",
-            "ce_id",
-            "ce_source",
-            "ce_type",
-            "ce_subject",
-            "ce_time",
-            "ce_dataschema",
-            "ce_aggregateversion",
-            "content-type",
-        ],
+        "required": [*REQUIRED_HEADERS, "content-type"],
         "properties": {
             "ce_specversion": _header("CloudEvents version.", const=SPEC_VERSION),
             "ce_id": _header("Event id; the same on every redelivery.", examples=[_EXAMPLE_ID]),

@@ -135,7 +135,8 @@ def encode(envelope: Envelope) -> KafkaRecord:
     )
 
 
-_REQUIRED = (
+REQUIRED_HEADERS = (
+    "ce_specversion",
     "ce_id",
     "ce_source",
     "ce_type",
@@ -214,7 +215,7 @@ def decode(
         raise MalformedEventError("header ce_specversion is missing: not a binary-mode CloudEvent")
     if specversion != SPEC_VERSION:
         raise MalformedEventError(f"unsupported CloudEvents specversion {specversion!r}")
-    missing = [name for name in _REQUIRED if not attributes.get(name)]
+    missing = [name for name in REQUIRED_HEADERS if not attributes.get(name)]
     if missing:
         raise MalformedEventError(f"missing header(s): {', '.join(missing)}")
     content_type = attributes.get("content-type", CONTENT_TYPE)

@@ -13,18 +13,6 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 from salur_kit.errors import RuleViolationError
 
-UNIT_KINDS = ("UPK", "UPL", "UPS")
-PARTNER_KINDS = (
-    "local_government_office",
-    "central_programme",
-    "company_csr",
-    "bank",
-    "ngo",
-    "university",
-    "donor",
-    "care_group",
-)
-
 
 class BkmStateError(RuleViolationError):
     """A BKM command that its current status does not allow."""
