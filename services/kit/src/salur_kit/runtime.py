@@ -13,7 +13,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import uvicorn
 from aiokafka import AIOKafkaProducer
@@ -179,17 +178,22 @@ def build_api(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     return api
 
 
-def serve(spec: ServiceSpec, extra: Mapping[str, Any] | None = None) -> None:
+def serve(spec: ServiceSpec) -> None:
     """Run one service process (the `python -m salur_<service>` entry point)."""
     settings = ServiceSettings()
     telemetry.configure(spec.name)
-    api = build_api(spec, settings)
-    uvicorn.run(
-        api,
-        host=settings.http_host,
-        port=settings.http_port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=20,
-        **dict(extra or {}),
-    )
+
+    async def main() -> None:
+        # Built inside the running loop: the Kafka clients bind to it on construction.
+        api = build_api(spec, settings)
+        config = uvicorn.Config(
+            api,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=20,
+        )
+        await uvicorn.Server(config).serve()
+
+    asyncio.run(main())
