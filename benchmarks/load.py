@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import time
 import uuid
 from collections import Counter
@@ -24,6 +25,12 @@ class LoadResult:
     failures: Counter[str] = field(default_factory=Counter)
     elapsed: float = 0.0
     max_schedule_lag: float = 0.0
+    unfinished: int = 0
+
+    @property
+    def outcomes(self) -> list[float]:
+        """Latencies with every failed or unanswered request counted as infinitely slow."""
+        return self.latencies + [math.inf] * (self.failures.total())
 
     @property
     def requests(self) -> int:
@@ -57,8 +64,17 @@ class BkmCommands:
         return body, {**self.headers, "Idempotency-Key": str(uuid.uuid4())}
 
 
+# Below uvicorn's 5 s keep-alive timeout, so the client never reuses a connection the
+# server is closing at that moment (a spurious ReadError on an idle pooled connection).
+KEEPALIVE_EXPIRY_SECONDS = 2.0
+
+
 def new_client(base_url: str, connections: int) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    limits = httpx.Limits(
+        max_connections=connections,
+        max_keepalive_connections=connections,
+        keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS,
+    )
     return httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30.0)
 
 
@@ -79,12 +95,18 @@ async def _post(
 
 
 async def open_loop(
-    client: httpx.AsyncClient, commands: BkmCommands, rate: float, seconds: float
+    client: httpx.AsyncClient,
+    commands: BkmCommands,
+    rate: float,
+    seconds: float,
+    grace_seconds: float = 10.0,
 ) -> LoadResult:
     """Send at exactly `rate` per second by the clock, never waiting for answers.
 
     Latency is measured from each request's scheduled time, so a slow client or server
-    cannot hide queueing (no coordinated omission).
+    cannot hide queueing (no coordinated omission). Requests still unanswered
+    `grace_seconds` after the last send are cancelled and counted as failures, so an
+    overloaded service cannot stretch the run.
     """
     result = LoadResult()
     total = round(rate * seconds)
@@ -97,7 +119,14 @@ async def open_loop(
             await asyncio.sleep(delay)
         result.max_schedule_lag = max(result.max_schedule_lag, time.perf_counter() - scheduled)
         tasks.append(asyncio.create_task(_post(client, commands, result, scheduled)))
-    await asyncio.gather(*tasks)
+    _, pending = await asyncio.wait(tasks, timeout=grace_seconds)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    if pending:
+        result.unfinished = len(pending)
+        reason = f"no answer within {grace_seconds:.0f}s after sending stopped (overload)"
+        result.failures[reason] += len(pending)
     result.elapsed = time.perf_counter() - started
     return result
 

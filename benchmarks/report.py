@@ -49,7 +49,7 @@ class Report:
         return {
             "run_id": self.run_id,
             "machine": _machine(),
-            "figures": [{**asdict(f), "verdict": f.verdict or None} for f in self.figures],
+            "figures": [_figure_json(f) for f in self.figures],
             "errors": self.errors,
             "details": self.details,
         }
@@ -61,9 +61,26 @@ class Report:
         return path
 
 
+def _finite(value: float | None) -> float | None:
+    """JSON has no Infinity or NaN: a failed latency or a missing ratio becomes null."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _figure_json(figure: Figure) -> dict[str, Any]:
+    fields = asdict(figure)
+    fields.update(
+        value=_finite(figure.value), ratio=_finite(figure.ratio), verdict=figure.verdict or None
+    )
+    return fields
+
+
 def _fmt(value: float | None, unit: str = "") -> str:
     if value is None or math.isnan(value):
         return "-"
+    if math.isinf(value):
+        return "failed"
+    if unit == "requests":
+        return f"{value:,.0f}"
     if unit == "ms" or abs(value) < 100:
         return f"{value:,.2f}"
     return f"{value:,.0f}"
@@ -77,7 +94,7 @@ def table(report: Report) -> str:
             f.name,
             _fmt(f.value, f.unit),
             f.unit,
-            "-" if f.ratio is None else f"{f.ratio:.3f}x",
+            "-" if f.ratio is None or math.isinf(f.ratio) else f"{f.ratio:.3f}x",
             f.ratio_to,
             f.target,
             f.verdict,

@@ -29,6 +29,7 @@ from benchmarks.settings import BenchSettings
 
 T = TypeVar("T")
 WARM_UP_REQUESTS = 20
+SETTLE_SECONDS = 3.0
 
 
 class Bench:
@@ -142,6 +143,9 @@ class Bench:
                 f"open loop: POST /bkms at {s.open_loop_rate:.0f}/s for {s.open_loop_seconds:.0f}s",
                 lambda: open_loop(client, commands, s.open_loop_rate, s.open_loop_seconds),
             )
+            # Requests cancelled at the end of the open loop may still be running in the
+            # service; let it drain so they do not count against the closed loop.
+            await asyncio.sleep(SETTLE_SECONDS)
             closed = await self.step(
                 f"closed loop: {s.closed_loop_clients} clients for {s.closed_loop_seconds:.0f}s",
                 lambda: closed_loop(client, commands, s.closed_loop_clients, s.closed_loop_seconds),
@@ -150,6 +154,19 @@ class Bench:
             "waiting for the service's relay and projection to catch up",
             lambda: catch_up_seconds(database_url),
         )
+        self.report.details["load"] = {
+            name: None
+            if result is None
+            else {
+                "requests": result.requests,
+                "succeeded": len(result.latencies),
+                "failures": dict(result.failures),
+                "unfinished": result.unfinished,
+                "elapsed_seconds": result.elapsed,
+                "max_client_schedule_lag_seconds": result.max_schedule_lag,
+            }
+            for name, result in (("warm_up", warm), ("open_loop", opened), ("closed_loop", closed))
+        }
         for result in (warm, opened, closed):
             if result is not None and result.failures:
                 self.report.errors.append(
