@@ -46,7 +46,8 @@ async def kafka_producer(bootstrap: str, topic: str, messages: int = 30000) -> f
     value = b"x" * 400
     keys = [str(uuid.uuid4()).encode() for _ in range(1000)]
     try:
-        await producer.send_and_wait(topic, value=value, key=keys[0])  # metadata, connections
+        for partition in sorted(await producer.partitions_for(topic)):  # leaders, connections
+            await producer.send_and_wait(topic, value=value, key=keys[0], partition=partition)
         started = time.perf_counter()
         futures = [
             await producer.send(topic, value=value, key=keys[i % len(keys)])

@@ -72,6 +72,7 @@ def http(
     opened: LoadResult | None,
     closed: LoadResult | None,
     lag: float | None,
+    churn: tuple[float, float] | None = None,
 ) -> list[Figure]:
     figures = []
     if opened is not None:
@@ -104,6 +105,28 @@ def http(
         )
         figures += _latencies("closed loop", closed, pg, None)
         figures.append(Figure("closed loop failed requests", closed.failures.total(), "requests"))
+    if churn is not None:
+        connections, commits = churn
+        figures.append(
+            Figure(
+                "service Postgres connections opened",
+                connections,
+                "per command",
+                note="pg_stat_database.sessions of the service database during the load, per"
+                " stored event (one POST /bkms stores one); a pooled service opens ~0",
+            )
+        )
+        figures.append(
+            Figure(
+                "service Postgres commits",
+                commits,
+                "per command",
+                commits,
+                "raw insert (1 commit)",
+                note="pg_stat_database.xact_commit per stored event: command, idempotency,"
+                " relay and projection transactions together",
+            )
+        )
     if lag is not None:
         figures.append(
             Figure(

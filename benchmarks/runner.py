@@ -15,16 +15,12 @@ from salur_kit.auth import Role
 from salur_kit.devtokens import ensure_issuer
 
 from benchmarks import baselines, figures, relay
+from benchmarks.dbcounters import counters
 from benchmarks.followers import catch_up_seconds
 from benchmarks.load import BkmCommands, closed_loop, new_client, open_loop, warm_up
 from benchmarks.report import Report, table
 from benchmarks.resources import fresh_database, fresh_topic, wait_for_postgres
-from benchmarks.service import (
-    ENTRY_POINT,
-    FALLBACK_ENTRY_POINT,
-    ServiceExitedError,
-    registry_process,
-)
+from benchmarks.service import ENTRY_POINT, registry_process
 from benchmarks.settings import BenchSettings
 
 T = TypeVar("T")
@@ -59,7 +55,7 @@ class Bench:
         wait_for_postgres(s.admin_url, self.progress)
         with fresh_database(s.admin_url, s.database) as store_url:
             await self.baselines_and_relay(store_url)
-        with fresh_database(s.admin_url, f"{s.database}_http") as service_url:
+        with fresh_database(s.admin_url, s.service_database) as service_url:
             await self.http(service_url)
         return self.report
 
@@ -97,32 +93,22 @@ class Bench:
         with tempfile.TemporaryDirectory(prefix="salur-bench-issuer-") as directory:
             issuer = ensure_issuer(Path(directory))
             token = issuer.token(role=Role.facilitator, subject="bench", region="32.73")
-            for module in (ENTRY_POINT, FALLBACK_ENTRY_POINT):
-                try:
-                    await self.serve_and_load(module, issuer.jwks_path, database_url, token)
-                except ServiceExitedError as error:
-                    self.report.errors.append(f"python -m {module}: {error}")
-                    self.progress(f"python -m {module} FAILED: {error}")
-                    continue
-                except Exception as error:
-                    self.report.errors.append(f"registry service: {type(error).__name__}: {error}")
-                    self.progress(f"registry service FAILED: {type(error).__name__}: {error}")
-                self.report.details["service_entry_point"] = f"python -m {module}"
-                return
+            try:
+                await self.serve_and_load(issuer.jwks_path, database_url, token)
+            except Exception as error:
+                self.report.errors.append(f"registry service: {type(error).__name__}: {error}")
+                self.progress(f"registry service FAILED: {type(error).__name__}: {error}")
 
-    async def serve_and_load(
-        self, module: str, jwks_path: Path, database_url: str, token: str
-    ) -> None:
+    async def serve_and_load(self, jwks_path: Path, database_url: str, token: str) -> None:
         s = self.settings
-        log_path = s.output_dir / f"registry-{s.run_id}-{module.rsplit('.', 1)[-1]}.log"
-        self.progress(f"starting the registry: python -m {module} (log {log_path}) ...")
-        self.report.details.setdefault("service_logs", []).append(str(log_path))
+        log_path = s.output_dir / f"registry-{s.run_id}.log"
+        self.progress(f"starting the registry: python -m {ENTRY_POINT} (log {log_path}) ...")
+        self.report.details["service_log"] = str(log_path)
         async with registry_process(
             database_url=database_url,
             bootstrap=s.bootstrap,
             jwks_path=jwks_path,
             log_path=log_path,
-            module=module,
         ) as service:
             self.progress(
                 f"registry pid {service.pid} ready at {service.base_url}"
@@ -133,11 +119,15 @@ class Bench:
 
     async def load(self, base_url: str, database_url: str, token: str) -> None:
         s = self.settings
+        db = s.service_database
         commands = BkmCommands(token, s.run_id)
         async with new_client(base_url, connections=max(64, s.closed_loop_clients)) as client:
             warm = await self.step(
                 f"warm-up: {WARM_UP_REQUESTS} sequential POST /bkms",
                 lambda: warm_up(client, commands, WARM_UP_REQUESTS),
+            )
+            before = await self.step(
+                "reading Postgres counters", lambda: counters(s.admin_url, database_url, db)
             )
             opened = await self.step(
                 f"open loop: POST /bkms at {s.open_loop_rate:.0f}/s for {s.open_loop_seconds:.0f}s",
@@ -167,13 +157,17 @@ class Bench:
             }
             for name, result in (("warm_up", warm), ("open_loop", opened), ("closed_loop", closed))
         }
+        after = await self.step(
+            "reading Postgres counters", lambda: counters(s.admin_url, database_url, db)
+        )
+        churn = after.per_event_since(before) if after and before else None
         for result in (warm, opened, closed):
             if result is not None and result.failures:
                 self.report.errors.append(
                     f"{result.failures.total()} failed requests: {result.failure_summary()}"
                 )
         pg = self.report.details.get("postgres_inserts_per_second")
-        for figure in figures.http(s, pg, opened, closed, lag):
+        for figure in figures.http(s, pg, opened, closed, lag, churn):
             self.report.add(figure)
 
 

@@ -16,7 +16,6 @@ import httpx
 
 STOP_GRACE_SECONDS = 25.0
 ENTRY_POINT = "salur_registry"
-FALLBACK_ENTRY_POINT = "benchmarks.serve_registry"
 
 
 class ServiceExitedError(RuntimeError):

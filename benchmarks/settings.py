@@ -39,6 +39,10 @@ class BenchSettings:
         return f"bench_{self.run_id}"
 
     @property
+    def service_database(self) -> str:
+        return f"bench_{self.run_id}_http"
+
+    @property
     def topic_prefix(self) -> str:
         return f"salur.bench.{self.run_id}"
 
