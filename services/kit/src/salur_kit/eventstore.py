@@ -79,38 +79,39 @@ class _TupleAsList(Transcoding):
 
 
 class TracingMapper(Mapper[UUID]):
-    """Keeps the trace context of the command that produced each event."""
+    """Keeps the trace context of the command that produced each event.
+
+    The `traceparent` rides in the stored state under a reserved key, which is removed
+    again when the event is read, so aggregates never see it.
+    """
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        stored = super().to_stored_event(domain_event)
         traceparent = telemetry.current_traceparent()
         if traceparent is None:
-            return super().to_stored_event(domain_event)
-        stored = super().to_stored_event(domain_event)
-        state = self.transcoder.decode(stored.state)
-        state[TRACEPARENT_KEY] = traceparent
+            return stored
+        if self.compressor is None and self.cipher is None and stored.state.startswith(b"{"):
+            # The transcoder writes a JSON object: add one member without re-encoding it.
+            member = b'"' + TRACEPARENT_KEY.encode() + b'":"' + traceparent.encode() + b'"'
+            rest = stored.state[1:]
+            state = b"{" + member + (b"," + rest if rest.strip() != b"}" else b"}")
+        else:
+            decoded = self.transcoder.decode(stored.state)
+            decoded[TRACEPARENT_KEY] = traceparent
+            state = self.transcoder.encode(decoded)
         return StoredEvent(
             originator_id=stored.originator_id,
             originator_version=stored.originator_version,
             topic=stored.topic,
-            state=self.transcoder.encode(state),
+            state=state,
         )
 
     def to_domain_event_with_trace(self, stored_event: StoredEvent) -> tuple[Any, str | None]:
-        state = self.transcoder.decode(stored_event.state)
-        traceparent = state.pop(TRACEPARENT_KEY, None)
-        if traceparent is not None:
-            stored_event = StoredEvent(
-                originator_id=stored_event.originator_id,
-                originator_version=stored_event.originator_version,
-                topic=stored_event.topic,
-                state=self.transcoder.encode(state),
-            )
-        return self.to_domain_event(stored_event), traceparent
+        event = super().to_domain_event(stored_event)
+        return event, vars(event).pop(TRACEPARENT_KEY, None)
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
-        event = super().to_domain_event(stored_event)
-        vars(event).pop(TRACEPARENT_KEY, None)
-        return event
+        return self.to_domain_event_with_trace(stored_event)[0]
 
 
 class ServiceApplication(Application[UUID]):

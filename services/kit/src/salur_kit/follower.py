@@ -17,7 +17,9 @@ from eventsourcing.persistence import Notification
 
 from salur_kit.eventstore import ServiceApplication
 
-HandleBatch = Callable[[Sequence[Notification]], Awaitable[None]]
+# A batch and the follower's own connection, for writing the position (and, for a
+# projection, its rows) without opening a connection per batch.
+HandleBatch = Callable[[Sequence[Notification], psycopg.AsyncConnection[Any]], Awaitable[None]]
 
 
 class LogFollower:
@@ -69,7 +71,7 @@ class LogFollower:
             while not stopping.is_set():
                 batch = await self.read_after(position)
                 if batch:
-                    await handle(batch)
+                    await handle(batch, c)
                     position = batch[-1].id
                     continue
                 await self._wait_for_notify(c, stopping)

@@ -46,22 +46,23 @@ class ProjectionRunner:
     async def position(self) -> int:
         return await positions.load_from(self.database_url, self.name)
 
-    async def project(self, batch: Sequence[Notification]) -> None:
+    async def project(
+        self, batch: Sequence[Notification], conn: psycopg.AsyncConnection[Any]
+    ) -> None:
+        """Rows and position in one transaction: no event applied twice or skipped."""
         mapper = self.app.mapper
-        async with (
-            await psycopg.AsyncConnection.connect(self.database_url) as conn,
-            conn.transaction(),
-        ):
+        async with conn.transaction():
             for notification in batch:
                 await self.projection.apply(conn, mapper.to_domain_event(notification))
             await positions.save(conn, self.name, batch[-1].id)
 
     async def catch_up(self) -> None:
         """Project everything stored so far (tests, and start-up before serving)."""
-        position = await self.position()
-        while batch := await self.follower.read_after(position):
-            await self.project(batch)
-            position = batch[-1].id
+        async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as c:
+            position = await positions.load(c, self.name)
+            while batch := await self.follower.read_after(position):
+                await self.project(batch, c)
+                position = batch[-1].id
 
     async def run(self, stopping: asyncio.Event) -> None:
         await self.follower.follow(

@@ -80,7 +80,9 @@ class OutboxRelay:
         """Events stored but not yet on Kafka."""
         return max(0, await self.follower.newest() - await self.position())
 
-    async def publish(self, batch: Sequence[Notification]) -> None:
+    async def publish(
+        self, batch: Sequence[Notification], conn: psycopg.AsyncConnection[Any]
+    ) -> None:
         """Produce one batch, wait for Kafka's acknowledgement, then record the position."""
         mapper = self.app.mapper_with_trace
         pending = []
@@ -109,21 +111,21 @@ class OutboxRelay:
             )
         await asyncio.gather(*pending)
         self.stats.relayed += len(pending)
-        await self.record_position(batch[-1].id)
+        await self.record_position(conn, batch[-1].id)
 
-    async def record_position(self, position: int) -> None:
+    async def record_position(self, conn: psycopg.AsyncConnection[Any], position: int) -> None:
         """Called only after Kafka acknowledged everything up to `position`."""
-        async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as c:
-            await positions.save(c, self.name, position)
+        await positions.save(conn, self.name, position)
         self.stats.position = position
 
     async def drain(self) -> None:
         """Relay everything stored so far (used by tests and benchmarks)."""
         await positions.ensure_table(self.database_url)
-        position = await self.position()
-        while batch := await self.follower.read_after(position):
-            await self.publish(batch)
-            position = batch[-1].id
+        async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as c:
+            position = await positions.load(c, self.name)
+            while batch := await self.follower.read_after(position):
+                await self.publish(batch, c)
+                position = batch[-1].id
 
     async def run(self, stopping: asyncio.Event) -> None:
         await positions.ensure_table(self.database_url)

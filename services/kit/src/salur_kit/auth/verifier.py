@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ALGORITHMS: tuple[str, ...] = ("EdDSA", "ES256", "RS256")
 _ORGANISATION_ROLES = (Role.bkm_operator, Role.partner_officer)
+
+
+_CACHE_SIZE = 4096
 
 
 def _invalid(reason: str) -> UnauthorizedError:
@@ -68,6 +72,9 @@ class TokenVerifier:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._loaded_at: float | None = None
         self._lock = asyncio.Lock()
+        # Verified tokens until they expire: a client sends the same token with every
+        # request, and checking its signature each time is the costliest part of auth.
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> TokenVerifier:
@@ -85,6 +92,16 @@ class TokenVerifier:
         )
 
     async def verify(self, token: str) -> Principal:
+        cached = self._verified.get(token)
+        if cached is not None and cached[1] > time.time():
+            return cached[0]
+        principal, expires_at = await self._verify(token)
+        self._verified[token] = (principal, expires_at)
+        if len(self._verified) > _CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return principal
+
+    async def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.InvalidTokenError:
@@ -96,7 +113,7 @@ class TokenVerifier:
         if key.algorithm_name != algorithm:
             raise _invalid(f"algorithm {algorithm} does not match the signing key")
         claims = self._decode(token, key, algorithm)
-        return _principal_from(claims)
+        return _principal_from(claims), float(claims["exp"])
 
     def _decode(self, token: str, key: jwt.PyJWK, algorithm: str) -> dict[str, Any]:
         try:

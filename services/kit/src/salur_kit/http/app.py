@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, MutableMapping
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -21,6 +22,10 @@ from salur_kit.http.problems import (
 )
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def _is_probe(scope: MutableMapping[str, Any]) -> bool:
+    return scope.get("path") in ("/healthz", "/readyz")
 
 
 def create_api(
@@ -49,6 +54,9 @@ def create_api(
         title=title,
         version=version,
         lifespan=lifespan_closing_store,
+        # One server span per request is the trace we need; per-dependency spans cost
+        # more than they tell, and probes would only add noise.
+        telemetry={"operation_spans": False, "exclude": _is_probe},
         responses={
             422: {"model": Problem, "description": "Validation failed"},
             "default": {"model": Problem, "description": "Error"},
