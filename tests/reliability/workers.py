@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import Tracking
 from salur_contracts.cloudevents import Envelope
@@ -39,12 +40,12 @@ class CrashingRelay(OutboxRelay):
         self.crash_at = crash_at
         self.batches = 0
 
-    async def record_position(self, position: int) -> None:
+    async def record_position(self, conn: psycopg.AsyncConnection[Any], position: int) -> None:
         self.batches += 1
         if self.batches == self.crash_at:
             print(f"crashing after producing up to {position}", flush=True)
             die()
-        await super().record_position(position)
+        await super().record_position(conn, position)
 
 
 async def relay(args: argparse.Namespace) -> None:
