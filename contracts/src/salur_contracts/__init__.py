@@ -4,7 +4,15 @@ Importing the package registers every event module, so `cloudevents.decode` know
 catalogue whichever submodule a consumer imports first.
 """
 
-from salur_contracts import registry
+from salur_contracts import partnerships, planning, registry
 from salur_contracts.base import CATALOGUE, IntegrationEvent, UnknownEventTypeError, lookup
 
-__all__ = ["CATALOGUE", "IntegrationEvent", "UnknownEventTypeError", "lookup", "registry"]
+__all__ = [
+    "CATALOGUE",
+    "IntegrationEvent",
+    "UnknownEventTypeError",
+    "lookup",
+    "partnerships",
+    "planning",
+    "registry",
+]
