@@ -1,0 +1,1 @@
+"""Salur planning: PJM Pronangkis plans, their activities and their channelling."""

@@ -1,0 +1,152 @@
+"""Planning's query side: the activities of every plan's current version, projected into an
+indexed Postgres table, so "which activities seek funding here" never replays aggregates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from salur_planning.domain import Channelling
+
+_SEEKING = "funding_status IN ('seeking_funding', 'partially_funded')"
+
+DDL = (
+    "CREATE TABLE IF NOT EXISTS planning_activity ("
+    " seq bigserial UNIQUE, activity_id uuid PRIMARY KEY, plan_id uuid NOT NULL,"
+    " bkm_id uuid NOT NULL, bkm_region_code text NOT NULL, plan_version integer NOT NULL,"
+    " title text NOT NULL, aspect text NOT NULL, kind text NOT NULL,"
+    " region_code text NOT NULL, planned_year integer NOT NULL, priority integer NOT NULL,"
+    " estimated_cost numeric(20, 2) NOT NULL, funding_status text,"
+    " amount_needed numeric(20, 2), committed numeric(20, 2) NOT NULL DEFAULT 0,"
+    " outstanding numeric(20, 2) NOT NULL DEFAULT 0)",
+    "CREATE INDEX IF NOT EXISTS planning_activity_plan ON planning_activity (plan_id)",
+    # Partial indexes: only activities seeking funding are ever listed by these filters.
+    f"CREATE INDEX IF NOT EXISTS planning_activity_seeking ON planning_activity (seq)"
+    f" WHERE {_SEEKING}",
+    "CREATE INDEX IF NOT EXISTS planning_activity_seeking_region ON planning_activity"
+    f" (region_code text_pattern_ops, seq) WHERE {_SEEKING}",
+    "CREATE INDEX IF NOT EXISTS planning_activity_seeking_kind ON planning_activity"
+    f" (aspect, kind, seq) WHERE {_SEEKING}",
+    "CREATE INDEX IF NOT EXISTS planning_activity_seeking_amount ON planning_activity"
+    f" (outstanding, seq) WHERE {_SEEKING}",
+)
+
+
+def _described(event: Any) -> dict[str, Any]:
+    a = event.activity
+    return {
+        "id": event.activity_id,
+        "plan_id": event.originator_id,
+        "bkm_id": event.bkm_id,
+        "bkm_region_code": event.region_code,
+        "plan_version": event.plan_version,
+        "title": a["title"],
+        "aspect": a["aspect"],
+        "kind": a["kind"],
+        "region_code": a["location_region_code"],
+        "planned_year": a["planned_year"],
+        "priority": a["priority"],
+        "estimated_cost": a["estimated_cost"],
+    }
+
+
+def _funding(event: Any) -> dict[str, Any]:
+    after = Channelling.from_state(event.channelling)
+    return {
+        "id": event.activity_id,
+        "status": after.status,
+        "needed": after.amount_needed,
+        "committed": after.committed,
+        "outstanding": after.outstanding,
+    }
+
+
+class PlanningLists:
+    """Projection of plan activities and their funding (see `salur_kit.projection`)."""
+
+    name: str = "planning-activities"
+    ddl: Sequence[str] = DDL
+
+    async def apply(self, conn: psycopg.AsyncConnection[Any], event: Any) -> None:
+        kind = type(event).__qualname__
+        if kind == "Plan.ActivityAdded":
+            await conn.execute(
+                "INSERT INTO planning_activity (activity_id, plan_id, bkm_id, bkm_region_code,"
+                " plan_version, title, aspect, kind, region_code, planned_year, priority,"
+                " estimated_cost) VALUES (%(id)s, %(plan_id)s, %(bkm_id)s, %(bkm_region_code)s,"
+                " %(plan_version)s, %(title)s, %(aspect)s, %(kind)s, %(region_code)s,"
+                " %(planned_year)s, %(priority)s, %(estimated_cost)s)"
+                " ON CONFLICT (activity_id) DO NOTHING",
+                _described(event),
+            )
+        elif kind == "Plan.ActivityRevised":
+            await conn.execute(
+                "UPDATE planning_activity SET plan_version = %(plan_version)s, title = %(title)s,"
+                " aspect = %(aspect)s, kind = %(kind)s, region_code = %(region_code)s,"
+                " planned_year = %(planned_year)s, priority = %(priority)s,"
+                " estimated_cost = %(estimated_cost)s WHERE activity_id = %(id)s",
+                _described(event),
+            )
+        elif kind == "Plan.ActivityRemoved":
+            await conn.execute(
+                "DELETE FROM planning_activity WHERE activity_id = %s", (event.activity_id,)
+            )
+        elif kind == "Plan.RevisionOpened":
+            await conn.execute(
+                "UPDATE planning_activity SET plan_version = %s WHERE plan_id = %s",
+                (event.plan_version, event.originator_id),
+            )
+        elif kind in ("Plan.ChannellingOpened", "Plan.ChannellingWithdrawn", "Plan.FundingChanged"):
+            await conn.execute(
+                "UPDATE planning_activity SET funding_status = %(status)s,"
+                " amount_needed = %(needed)s, committed = %(committed)s,"
+                " outstanding = %(outstanding)s WHERE activity_id = %(id)s",
+                _funding(event),
+            )
+
+
+async def list_seeking_funding(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    region_prefix: str | None,
+    aspect: str | None,
+    kind: str | None,
+    min_amount: Decimal | None,
+    max_amount: Decimal | None,
+    after: int,
+    limit: int,
+) -> Sequence[dict[str, Any]]:
+    """Activities still seeking funding, oldest first, keyset-paginated by `seq`.
+
+    The amount range applies to what is still outstanding, the sum a partner would fund.
+    """
+    where = [_SEEKING, "seq > %(after)s"]
+    params: dict[str, Any] = {"after": after, "limit": limit}
+    if region_prefix:
+        where.append("(region_code = %(prefix)s OR region_code LIKE %(like)s)")
+        params |= {"prefix": region_prefix, "like": region_prefix + ".%"}
+    if aspect:
+        where.append("aspect = %(aspect)s")
+        params["aspect"] = aspect
+    if kind:
+        where.append("kind = %(kind)s")
+        params["kind"] = kind
+    if min_amount is not None:
+        where.append("outstanding >= %(min_amount)s")
+        params["min_amount"] = min_amount
+    if max_amount is not None:
+        where.append("outstanding <= %(max_amount)s")
+        params["max_amount"] = max_amount
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT seq, activity_id, plan_id, bkm_id, plan_version, title, aspect, kind,"
+        " region_code, planned_year, priority, estimated_cost, funding_status, amount_needed,"
+        " committed, outstanding"
+        f" FROM planning_activity WHERE {' AND '.join(where)} ORDER BY seq LIMIT %(limit)s",
+        params,
+    )
+    return await cur.fetchall()
