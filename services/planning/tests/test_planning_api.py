@@ -1,0 +1,541 @@
+"""Planning over HTTP: every command's success, bad input and forbidden callers.
+
+Runs the service as built for production by `build_api` (real Postgres, real Kafka, real
+JWT checks), without its Kafka consumers: BKMs reach planning here through the same
+tracked effects the consumer uses (the Kafka path is in test_planning_streams.py).
+After each refused request the plan is read again to show that nothing changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from eventsourcing.persistence import Tracking
+from fastapi import FastAPI
+from salur_contracts import registry
+from salur_contracts.base import IntegrationEvent
+from salur_contracts.cloudevents import new_envelope
+from salur_kit.auth import Role
+from salur_kit.consumer import EventSourcedEffects
+from salur_kit.devtokens import DevIssuer, ensure_issuer
+from salur_kit.runtime import build_api
+from salur_kit.settings import ServiceSettings
+from salur_planning.application import PlanningApplication
+from salur_planning.bootstrap import SPEC
+
+pytestmark = pytest.mark.integration
+
+REGION = "32.73.01.1001"
+MINUTES = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+
+# -- planning built as in production, on real Postgres and Kafka -------------------------------
+
+
+@pytest.fixture(scope="module")
+def planning_database(postgres_admin_url: str) -> Iterator[str]:
+    name = f"t_planning_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield postgres_admin_url.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def issuer(tmp_path_factory: pytest.TempPathFactory) -> DevIssuer:
+    return ensure_issuer(Path(tmp_path_factory.mktemp("issuer")))
+
+
+@pytest.fixture(scope="module")
+async def planning(
+    planning_database: str, kafka_bootstrap_servers: str, issuer: DevIssuer
+) -> AsyncIterator[FastAPI]:
+    settings = ServiceSettings(
+        SALUR_SERVICE="planning",
+        SALUR_ENV="development",
+        DATABASE_URL=planning_database,
+        KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap_servers,
+        SALUR_JWKS_PATH=str(issuer.jwks_path),
+        SALUR_JWT_ISSUER="https://dev.salur.local/issuer",
+    )
+    api = build_api(dataclasses.replace(SPEC, consumers=()), settings)
+    async with api.router.lifespan_context(api):
+        yield api
+
+
+class Callers:
+    """Bearer tokens for each kind of caller, minted by the test's own issuer."""
+
+    def __init__(self, issuer: DevIssuer) -> None:
+        self.issuer = issuer
+
+    def facilitator(self, region: str = "32.73") -> dict[str, str]:
+        return self._bearer(Role.facilitator, region=region)
+
+    def operator(self, bkm_id: uuid.UUID | str) -> dict[str, str]:
+        return self._bearer(Role.bkm_operator, org=uuid.UUID(str(bkm_id)))
+
+    def auditor(self) -> dict[str, str]:
+        return self._bearer(Role.auditor)
+
+    def _bearer(
+        self, role: Role, org: uuid.UUID | None = None, region: str | None = None
+    ) -> dict[str, str]:
+        token = self.issuer.token(role=role, subject=f"{role.value}-test", org=org, region=region)
+        return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="module")
+def callers(issuer: DevIssuer) -> Callers:
+    return Callers(issuer)
+
+
+@pytest.fixture
+async def http(planning: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(planning, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://planning") as client:
+        yield client
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def tell(api: FastAPI, data: IntegrationEvent, version: int) -> None:
+    """Apply a registry event exactly as the tracked consumer would."""
+    app: PlanningApplication = api.state.application
+    envelope = new_envelope(data, aggregate_version=version)
+    tracking = Tracking(f"planning:{envelope.source}:{envelope.subject}", version)
+    EventSourcedEffects(app, app.policy).apply(envelope, tracking)
+
+
+def known_bkm(api: FastAPI, *, verified: bool = True) -> str:
+    bkm_id = uuid.uuid4()
+    tell(
+        api,
+        registry.BkmRegistered(
+            bkm_id=bkm_id,
+            name="BKM Mekar Sari",
+            region_code=REGION,
+            address="Jl. Cibeunying 4",
+            legal_deed_number="AHU-1",
+            founded_on=dt.date(2008, 3, 12),
+            status="registered",
+        ),
+        1,
+    )
+    if verified:
+        tell(api, registry.BkmVerified(bkm_id=bkm_id, region_code=REGION, verified_by="f"), 2)
+    return str(bkm_id)
+
+
+ACTIVITY: dict[str, Any] = {
+    "title": "Normalisasi saluran RW 05",
+    "description": "Saluran sepanjang 350 m sering meluap",
+    "aspect": "environment",
+    "kind": "drainage",
+    "location": {"region_code": REGION, "rw": "005", "rt": "002"},
+    "beneficiaries": {"poor_households": 120, "women": 260, "total_people": 540},
+    "estimated_cost": "150000000.00",
+    "swadaya": {"amount": "15000000.00"},
+    "blm_amount": "20000000.00",
+    "planned_year": 2027,
+    "priority": 1,
+}
+ENDORSEMENT = {"meeting_date": "2026-01-10", "attendance": 87, "minutes_sha256": MINUTES}
+
+
+def assert_problem(response: httpx.Response, status: int, field: str | None = None) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["status"] == status
+    if field is not None:
+        fields = [e.get("field") or "" for e in problem.get("errors", [])]
+        fields.append(problem.get("field") or "")
+        assert any(field in f for f in fields), (field, problem)
+
+
+async def new_plan(http: httpx.AsyncClient, callers: Callers, bkm_id: str) -> dict[str, Any]:
+    response = await http.post(
+        "/plans",
+        json={"bkm_id": bkm_id, "start_year": 2026, "end_year": 2028},
+        headers=callers.operator(bkm_id),
+    )
+    assert response.status_code == 201, response.text
+    plan: dict[str, Any] = response.json()
+    return plan
+
+
+async def with_activity(http: httpx.AsyncClient, callers: Callers, bkm_id: str) -> tuple[str, str]:
+    plan = await new_plan(http, callers, bkm_id)
+    response = await http.post(
+        f"/plans/{plan['plan_id']}/activities", json=ACTIVITY, headers=callers.operator(bkm_id)
+    )
+    assert response.status_code == 201, response.text
+    activity_id = response.headers["location"].rsplit("/", 1)[1]
+    return plan["plan_id"], activity_id
+
+
+async def endorsed(http: httpx.AsyncClient, callers: Callers, bkm_id: str) -> tuple[str, str]:
+    plan_id, activity_id = await with_activity(http, callers, bkm_id)
+    response = await http.post(f"/plans/{plan_id}/submission", headers=callers.operator(bkm_id))
+    assert response.status_code == 200, response.text
+    response = await http.post(
+        f"/plans/{plan_id}/endorsement", json=ENDORSEMENT, headers=callers.facilitator()
+    )
+    assert response.status_code == 200, response.text
+    return plan_id, activity_id
+
+
+async def version_of(http: httpx.AsyncClient, callers: Callers, plan_id: str) -> int:
+    response = await http.get(f"/plans/{plan_id}", headers=callers.auditor())
+    return int(response.json()["version"])
+
+
+# -- plans -----------------------------------------------------------------------------------
+
+
+class TestDraftPlan:
+    async def test_an_operator_drafts_a_plan_for_their_bkm(
+        self, planning: FastAPI, http: httpx.AsyncClient, callers: Callers
+    ) -> None:
+        bkm_id = known_bkm(planning, verified=False)
+        response = await http.post(
+            "/plans",
+            json={"bkm_id": bkm_id, "start_year": 2026, "end_year": 2028},
+            headers=callers.operator(bkm_id),
+        )
+        assert response.status_code == 201, response.text
+        body = response.json()
+        assert response.headers["location"] == f"/plans/{body['plan_id']}"
+        assert response.headers["etag"] == '"1"'
+        assert (body["status"], body["region_code"], body["plan_version"]) == ("draft", REGION, 1)
+
+    @pytest.mark.parametrize(
+        ("years", "field"),
+        [((2028, 2026), "end_year"), ((2026, 2031), "end_year"), ((1999, 2001), "start_year")],
+    )
+    async def test_refuses_a_bad_period(
+        self,
+        planning: FastAPI,
+        http: httpx.AsyncClient,
+        callers: Callers,
+        years: tuple[int, int],
+        field: str,
+    ) -> None:
+        bkm_id = known_bkm(planning)
+        response = await http.post(
+            "/plans",
+            json={"bkm_id": bkm_id, "start_year": years[0], "end_year": years[1]},
+            headers=callers.operator(bkm_id),
+        )
+        assert_problem(response, 422, field)
+
+    async def test_refuses_a_bkm_registry_never_reported(
+        self, http: httpx.AsyncClient, callers: Callers
+    ) -> None:
+        unknown = str(uuid.uuid4())
+        response = await http.post(
+            "/plans",
+            json={"bkm_id": unknown, "start_year": 2026, "end_year": 2028},
+            headers=callers.operator(unknown),
+        )
+        assert_problem(response, 422, "bkm_id")
+
+    @pytest.mark.parametrize("who", ["other_operator", "facilitator", "auditor", "nobody"])
+    async def test_refuses_callers_who_may_not_draft_it(
+        self, planning: FastAPI, http: httpx.AsyncClient, callers: Callers, who: str
+    ) -> None:
+        bkm_id = known_bkm(planning)
+        headers = {
+            "other_operator": callers.operator(uuid.uuid4()),
+            "facilitator": callers.facilitator(),
+            "auditor": callers.auditor(),
+            "nobody": {},
+        }[who]
+        response = await http.post(
+            "/plans", json={"bkm_id": bkm_id, "start_year": 2026, "end_year": 2028}, headers=headers
+        )
+        assert_problem(response, 401 if who == "nobody" else 403)
+
+
+class TestActivities:
+    async def test_an_operator_adds_revises_and_removes_activities(
+        self, planning: FastAPI, http: httpx.AsyncClient, callers: Callers
+    ) -> None:
+        bkm_id = known_bkm(planning)
+        plan_id, activity_id = await with_activity(http, callers, bkm_id)
+        me = callers.operator(bkm_id)
+        revised = ACTIVITY | {"swadaya": {"percent": "12.5"}, "estimated_cost": "160000000.00"}
+        response = await http.put(
+            f"/plans/{plan_id}/activities/{activity_id}",
+            json=revised,
+            headers=me | {"If-Match": '"2"'},
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["activities"][0]["swadaya"]["amount"] == "20000000.00"
+        response = await http.delete(f"/plans/{plan_id}/activities/{activity_id}", headers=me)
+        assert response.status_code == 200, response.text
+        assert response.json()["activities"] == []
+
+    @pytest.mark.parametrize(
+        ("change", "field"),
+        [
+            ({"planned_year": 2030}, "planned_year"),
+            ({"estimated_cost": "-5.00"}, "estimated_cost"),
+            ({"estimated_cost": 150000000.0}, "estimated_cost"),
+            ({"blm_amount": "-1.00"}, "blm_amount"),
+            ({"swadaya": {"amount": "150000000.01"}}, "swadaya"),
+            ({"swadaya": {"percent": "120"}}, "swadaya"),
+            ({"swadaya": {"amount": "1.00", "percent": "1"}}, "swadaya"),
+            ({"location": {"region_code": "32.73.1.1001"}}, "region_code"),
+            ({"location": {"region_code": "3273011001"}}, "region_code"),
+            ({"aspect": "spiritual"}, "aspect"),
+            ({"beneficiaries": {"women": 10, "total_people": 5}}, "beneficiaries"),
+            ({"priority": 0}, "priority"),
+        ],
+    )
+    async def test_refuses_bad_input_naming_the_field_and_changes_nothing(
+        self,
+        planning: FastAPI,
+        http: httpx.AsyncClient,
+        callers: Callers,
+        change: dict[str, Any],
+        field: str,
+    ) -> None:
+        bkm_id = known_bkm(planning)
+        plan = await new_plan(http, callers, bkm_id)
+        response = await http.post(
+            f"/plans/{plan['plan_id']}/activities",
+            json=ACTIVITY | change,
+            headers=callers.operator(bkm_id),
+        )
+        assert_problem(response, 422, field)
+        assert await version_of(http, callers, plan["plan_id"]) == 1
+
+    async def test_refuses_editing_a_submitted_plan(
+        self, planning: FastAPI, http: httpx.AsyncClient, callers: Callers
+    ) -> None:
+        bkm_id = known_bkm(planning)
+        plan_id, activity_id = await with_activity(http, callers, bkm_id)
+        me = callers.operator(bkm_id)
+        await http.post(f"/plans/{plan_id}/submission", headers=me)
+        response = await http.put(
+            f"/plans/{plan_id}/activities/{activity_id}", json=ACTIVITY, headers=me
+        )
+        assert_problem(response, 422, "status")
+        assert await version_of(http, callers, plan_id) == 3
+
+    async def test_refuses_a_stale_if_match(
+        self, planning: FastAPI, http: httpx.AsyncClient, callers: Callers
+    ) -> None:
+        bkm_id = known_bkm(planning)
+        plan_id, _ = await with_activity(http, callers, bkm_id)
+        response = await http.post(
+            f"/plans/{plan_id}/activities",
+            json=ACTIVITY,
+            headers=callers.operator(bkm_id) | {"If-Match": '"1"'},
+        )
+        assert_problem(response, 409)
+        assert await version_of(http, callers, plan_id) == 2
+
+    @pytest.mark.parametrize("who", ["other_operator", "facilitator", "auditor"])
+    async def test_refuses_someone_elses_plan(
+        self, planning: FastAPI, http: httpx.AsyncClient, callers: Callers, who: str
+    ) -> None:
+        bkm_id = known_bkm(planning)
+        plan = await new_plan(http, callers, bkm_id)
+        headers = {
+            "other_operator": callers.operator(uuid.uuid4()),
+            "facilitator": callers.facilitator(),
+            "auditor": callers.auditor(),
+        }[who]
+        response = await http.post(
+            f"/plans/{plan['plan_id']}/activities", json=ACTIVITY, headers=headers
+        )
+        assert_problem(response, 403)
+        assert await version_of(http, callers, plan["plan_id"]) == 1
+
+
+class TestEndorsementAndVersions:
+    async def test_a_facilitator_of_the_region_endorses_and_a_revision_keeps_version_one(
+        self, planning: FastAPI, http: httpx.AsyncClient, callers: Callers
+    ) -> None:
+        bkm_id = known_bkm(planning)
+        plan_id, activity_id = await endorsed(http, callers, bkm_id)
+        me = callers.operator(bkm_id)
+        response = await http.post(f"/plans/{plan_id}/revisions", headers=me)
+        assert response.status_code == 200, response.text
+        assert (response.json()["plan_version"], response.json()["status"]) == (2, "draft")
+        await http.put(
+            f"/plans/{plan_id}/activities/{activity_id}",
+            json=ACTIVITY | {"title": "Saluran RW 05 dan 06"},
+            headers=me,
+        )
+        first = (await http.get(f"/plans/{plan_id}?version=1", headers=callers.auditor())).json()
+        assert first["status"] == "superseded"
+        assert first["endorsement"]["minutes_sha256"] == MINUTES
+        assert first["activities"][0]["title"] == ACTIVITY["title"]
+        latest = (await http.get(f"/plans/{plan_id}", headers=callers.auditor())).json()
+        assert latest["activities"][0]["title"] == "Saluran RW 05 dan 06"
+        missing = await http.get(f"/plans/{plan_id}?version=3", headers=callers.auditor())
+        assert_problem(missing, 404)
+
+    @pytest.mark.parametrize("who", ["other_region", "operator", "auditor"])
+    async def test_refuses_an_endorsement_by_anyone_else(
+        self, planning: FastAPI, http: httpx.AsyncClient, callers: Callers, who: str
+    ) -> None:
+        bkm_id = known_bkm(planning)
+        plan_id, _ = await with_activity(http, callers, bkm_id)
+        await http.post(f"/plans/{plan_id}/submission", headers=callers.operator(bkm_id))
+        headers = {
+            "other_region": callers.facilitator("31.71"),
+            "operator": callers.operator(bkm_id),
+            "auditor": callers.auditor(),
+        }[who]
+        response = await http.post(
+            f"/plans/{plan_id}/endorsement", json=ENDORSEMENT, headers=headers
+        )
+        assert_problem(response, 403)
+        assert await version_of(http, callers, plan_id) == 3
+
+    async def test_refuses_a_malformed_minutes_hash(
+        self, planning: FastAPI, http: httpx.AsyncClient, callers: Callers
+    ) -> None:
+        bkm_id = known_bkm(planning)
+        plan_id, _ = await with_activity(http, callers, bkm_id)
+        await http.post(f"/plans/{plan_id}/submission", headers=callers.operator(bkm_id))
+        response = await http.post(
+            f"/plans/{plan_id}/endorsement",
+            json=ENDORSEMENT | {"minutes_sha256": "not-a-hash"},
+            headers=callers.facilitator(),
+        )
+        assert_problem(response, 422, "minutes_sha256")
+
+
+class TestChannelling:
+    async def test_an_opened_activity_is_listed_as_seeking_funding_until_withdrawn(
+        self, planning: FastAPI, http: httpx.AsyncClient, callers: Callers
+    ) -> None:
+        bkm_id = known_bkm(planning)
+        plan_id, activity_id = await endorsed(http, callers, bkm_id)
+        me = callers.operator(bkm_id)
+        url = f"/plans/{plan_id}/activities/{activity_id}/channelling"
+        response = await http.post(url, json={"amount_needed": "115000000.00"}, headers=me)
+        assert response.status_code == 200, response.text
+        channelling = response.json()["activities"][0]["channelling"]
+        assert channelling["funding_status"] == "seeking_funding"
+        assert channelling["outstanding"] == "115000000.00"
+
+        query = (
+            "/activities/seeking-funding?region=32.73&aspect=environment&kind=drainage"
+            "&min_amount=100000000.00&max_amount=120000000.00&limit=500"
+        )
+        assert await _listed(http, callers, query, activity_id)
+        assert not await _listed(
+            http,
+            callers,
+            query.replace("min_amount=100000000.00", "min_amount=116000000.00"),
+            activity_id,
+            wait=False,
+        )
+
+        totals = (await http.get(f"/plans/{plan_id}/totals", headers=callers.auditor())).json()
+        assert totals["by_aspect"]["environment"]["estimated_cost"] == "150000000.00"
+        assert (totals["swadaya"], totals["blm"], totals["unfunded"]) == (
+            "15000000.00",
+            "20000000.00",
+            "115000000.00",
+        )
+
+        response = await http.delete(url, headers=me)
+        assert response.status_code == 200, response.text
+        for _ in range(100):
+            if not await _listed(http, callers, query, activity_id, wait=False):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("a withdrawn activity is still listed as seeking funding")
+
+    async def test_refuses_an_amount_above_what_remains(
+        self, planning: FastAPI, http: httpx.AsyncClient, callers: Callers
+    ) -> None:
+        bkm_id = known_bkm(planning)
+        plan_id, activity_id = await endorsed(http, callers, bkm_id)
+        response = await http.post(
+            f"/plans/{plan_id}/activities/{activity_id}/channelling",
+            json={"amount_needed": "115000000.01"},
+            headers=callers.operator(bkm_id),
+        )
+        assert_problem(response, 422, "amount_needed")
+        assert await version_of(http, callers, plan_id) == 4
+
+    async def test_refuses_an_activity_of_an_unendorsed_plan(
+        self, planning: FastAPI, http: httpx.AsyncClient, callers: Callers
+    ) -> None:
+        bkm_id = known_bkm(planning)
+        plan_id, activity_id = await with_activity(http, callers, bkm_id)
+        response = await http.post(
+            f"/plans/{plan_id}/activities/{activity_id}/channelling",
+            json={"amount_needed": "1.00"},
+            headers=callers.operator(bkm_id),
+        )
+        assert_problem(response, 422, "status")
+
+    async def test_refuses_an_activity_of_an_unverified_bkm(
+        self, planning: FastAPI, http: httpx.AsyncClient, callers: Callers
+    ) -> None:
+        bkm_id = known_bkm(planning, verified=False)
+        plan_id, activity_id = await endorsed(http, callers, bkm_id)
+        response = await http.post(
+            f"/plans/{plan_id}/activities/{activity_id}/channelling",
+            json={"amount_needed": "1.00"},
+            headers=callers.operator(bkm_id),
+        )
+        assert_problem(response, 422, "bkm_id")
+        assert await version_of(http, callers, plan_id) == 4
+
+    @pytest.mark.parametrize("amount", ["-1.00", 1000.0, "0.00"])
+    async def test_refuses_a_bad_amount(
+        self, planning: FastAPI, http: httpx.AsyncClient, callers: Callers, amount: Any
+    ) -> None:
+        bkm_id = known_bkm(planning)
+        plan_id, activity_id = await endorsed(http, callers, bkm_id)
+        response = await http.post(
+            f"/plans/{plan_id}/activities/{activity_id}/channelling",
+            json={"amount_needed": amount},
+            headers=callers.operator(bkm_id),
+        )
+        assert_problem(response, 422, "amount_needed")
+
+    async def test_refuses_a_malformed_region_filter(
+        self, http: httpx.AsyncClient, callers: Callers
+    ) -> None:
+        response = await http.get(
+            "/activities/seeking-funding?region=32.7", headers=callers.auditor()
+        )
+        assert_problem(response, 422, "region")
+
+
+async def _listed(
+    http: httpx.AsyncClient, callers: Callers, query: str, activity_id: str, wait: bool = True
+) -> bool:
+    """Whether the (eventually consistent) list shows the activity; waits for it if asked."""
+    for _ in range(100 if wait else 1):
+        response = await http.get(query, headers=callers.auditor())
+        assert response.status_code == 200, response.text
+        if any(item["activity_id"] == activity_id for item in response.json()["items"]):
+            return True
+        if wait:
+            await asyncio.sleep(0.05)
+    return False
