@@ -31,12 +31,14 @@ class LogFollower:
         lock_name: str,
         batch_size: int = 1000,
         safety_poll_seconds: float = 5.0,
+        batch_window_seconds: float = 0.02,
     ) -> None:
         self.app = app
         self.database_url = database_url
         self.lock_name = lock_name
         self.batch_size = batch_size
         self.safety_poll_seconds = safety_poll_seconds
+        self.batch_window_seconds = batch_window_seconds
         self.channel: str = app.recorder.channel_name  # type: ignore[attr-defined]
 
     async def read_after(self, position: int) -> Sequence[Notification]:
@@ -98,5 +100,8 @@ class LogFollower:
         waited = 0.0
         while waited < self.safety_poll_seconds and not stopping.is_set():
             async for _ in conn.notifies(timeout=0.5, stop_after=1):
+                # Let a few more commands land, so that under load one read serves many
+                # events instead of one wake-up (and its round trips) per event.
+                await asyncio.sleep(self.batch_window_seconds)
                 return
             waited += 0.5

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from dataclasses import dataclass, field
 
 import uvicorn
+import uvloop
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
 from psycopg_pool import AsyncConnectionPool
@@ -196,4 +197,5 @@ def serve(spec: ServiceSpec) -> None:
         )
         await uvicorn.Server(config).serve()
 
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main())
