@@ -85,14 +85,9 @@ class PostgresIdempotencyStore:
         await self._start()
         await self._purge_expired()
         async with self._pool.connection() as conn:
-            # A key released between our insert and select is simply reserved again.
+            # The common case, a new key, is one round trip. A key released between our
+            # insert and select, or found stale and removed, is simply reserved again.
             for _ in range(3):
-                await conn.execute(
-                    f"DELETE FROM idempotency_keys WHERE {_WHERE_KEY}"
-                    " AND (created_at < now() - make_interval(secs => %s)"
-                    " OR (status IS NULL AND created_at < now() - make_interval(secs => %s)))",
-                    (*_key(scope), self._lifetime, self._abandoned_after),
-                )
                 inserted = await conn.execute(
                     "INSERT INTO idempotency_keys (subject, method, path, key, fingerprint)"
                     " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING 1",
@@ -101,13 +96,22 @@ class PostgresIdempotencyStore:
                 if await inserted.fetchone() is not None:
                     return None
                 cursor = await conn.execute(
-                    f"SELECT fingerprint, status, headers, body FROM idempotency_keys"
-                    f" WHERE {_WHERE_KEY}",
-                    _key(scope),
+                    "SELECT fingerprint, status, headers, body,"
+                    " created_at < now() - make_interval(secs => %s)"
+                    " OR (status IS NULL AND created_at < now() - make_interval(secs => %s))"
+                    f" FROM idempotency_keys WHERE {_WHERE_KEY}",
+                    (self._lifetime, self._abandoned_after, *_key(scope)),
                 )
                 row = await cursor.fetchone()
-                if row is not None:
-                    return _prior(row)
+                if row is None:
+                    continue
+                if row[4]:  # expired, or abandoned by a process that died mid-request
+                    await conn.execute(
+                        f"DELETE FROM idempotency_keys WHERE {_WHERE_KEY} AND fingerprint = %s",
+                        (*_key(scope), row[0]),
+                    )
+                    continue
+                return _prior(row[:4])
         raise RuntimeError("could not reserve or read the idempotency key")
 
     async def complete(self, scope: IdempotencyScope, response: StoredResponse) -> None:
