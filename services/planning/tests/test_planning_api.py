@@ -221,6 +221,17 @@ class TestDraftPlan:
         assert response.headers["etag"] == '"1"'
         assert (body["status"], body["region_code"], body["plan_version"]) == ("draft", REGION, 1)
 
+    async def test_a_retry_with_the_same_idempotency_key_drafts_one_plan(
+        self, planning: FastAPI, http: httpx.AsyncClient, callers: Callers
+    ) -> None:
+        bkm_id = known_bkm(planning)
+        headers = callers.operator(bkm_id) | {"Idempotency-Key": str(uuid.uuid4())}
+        draft = {"bkm_id": bkm_id, "start_year": 2026, "end_year": 2028}
+        first = await http.post("/plans", json=draft, headers=headers)
+        again = await http.post("/plans", json=draft, headers=headers)
+        assert first.status_code == again.status_code == 201
+        assert first.json()["plan_id"] == again.json()["plan_id"]
+
     @pytest.mark.parametrize(
         ("years", "field"),
         [((2028, 2026), "end_year"), ((2026, 2031), "end_year"), ((1999, 2001), "start_year")],

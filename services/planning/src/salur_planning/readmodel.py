@@ -31,6 +31,9 @@ DDL = (
     f" (region_code text_pattern_ops, seq) WHERE {_SEEKING}",
     "CREATE INDEX IF NOT EXISTS planning_activity_seeking_kind ON planning_activity"
     f" (aspect, kind, seq) WHERE {_SEEKING}",
+    # Matching's typical question: this aspect and kind, in this region.
+    "CREATE INDEX IF NOT EXISTS planning_activity_seeking_kind_region ON planning_activity"
+    f" (aspect, kind, region_code text_pattern_ops) WHERE {_SEEKING}",
     "CREATE INDEX IF NOT EXISTS planning_activity_seeking_amount ON planning_activity"
     f" (outstanding, seq) WHERE {_SEEKING}",
 )
