@@ -220,6 +220,8 @@ class TestDraftPlan:
         assert response.headers["location"] == f"/plans/{body['plan_id']}"
         assert response.headers["etag"] == '"1"'
         assert (body["status"], body["region_code"], body["plan_version"]) == ("draft", REGION, 1)
+        listed = await http.get(f"/plans?bkm_id={bkm_id}", headers=callers.auditor())
+        assert listed.json() == [{"plan_id": body["plan_id"], "start_year": 2026, "end_year": 2028}]
 
     async def test_a_retry_with_the_same_idempotency_key_drafts_one_plan(
         self, planning: FastAPI, http: httpx.AsyncClient, callers: Callers

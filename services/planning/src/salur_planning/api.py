@@ -303,6 +303,19 @@ def draft_plan(body: DraftPlan, caller: Caller, app: App, response: Response) ->
     return _plan(response, plan)
 
 
+class PlanPeriodOut(BaseModel):
+    plan_id: UUID
+    start_year: int
+    end_year: int
+
+
+@router.get("/plans", tags=["plans"])
+def plans_of_bkm(bkm_id: UUID, caller: Caller, app: App) -> list[PlanPeriodOut]:
+    """The plans of one BKM, oldest period first."""
+    periods = sorted(app.plans_of(bkm_id).items(), key=lambda item: item[1])
+    return [PlanPeriodOut(plan_id=k, start_year=s, end_year=e) for k, (s, e) in periods]
+
+
 @router.get("/plans/{plan_id}", tags=["plans"])
 def get_plan(
     plan_id: UUID,

@@ -133,6 +133,10 @@ class PlanningApplication(ServiceApplication):
     def get_plan(self, plan_id: UUID) -> Plan:
         return self.load(Plan, plan_id, "plan")
 
+    def plans_of(self, bkm_id: UUID) -> dict[UUID, tuple[int, int]]:
+        """A BKM's plans and their periods (strongly consistent: read from its aggregate)."""
+        return dict(self.load(KnownBkm, bkm_id, "BKM").periods)
+
     # -- channelling -------------------------------------------------------------------------
 
     def open_channelling(
