@@ -250,6 +250,26 @@ class TestGates:
             app.open_channelling(operator(bkm_id), plan_id, activity_id, Decimal("1.00"), None)
 
 
+class TestRegistryEvents:
+    def test_a_bkm_is_learned_from_whichever_event_comes_first(
+        self, app: PlanningApplication
+    ) -> None:
+        world = Registry(app)
+        bkm_id = uuid4()
+        world.deliver(registry.BkmVerified(bkm_id=bkm_id, region_code=REGION, verified_by="f"))
+        plan = app.draft_plan(operator(bkm_id), bkm_id=bkm_id, start_year=2026, end_year=2028)
+        assert plan.region_code == REGION
+
+    def test_partner_events_are_tracked_without_effect(self, app: PlanningApplication) -> None:
+        partner_id = uuid4()
+        world = Registry(app)
+        verified = registry.PartnerVerified(partner_id=partner_id, verified_by="f")
+        assert world.deliver(verified)
+        assert not world.deliver(verified, again=True)
+        with pytest.raises(NotFoundError):
+            app.get_plan(partner_id)
+
+
 class TestAuthorisation:
     def test_an_operator_acts_only_on_their_own_bkms_plan(self, app: PlanningApplication) -> None:
         bkm_id = Registry(app).bkm(verified=True)

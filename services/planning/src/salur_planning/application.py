@@ -26,6 +26,16 @@ _REGISTRY_STATUS: dict[type[IntegrationEvent], str | None] = {
     registry.BkmReinstated: "reinstated",
 }
 
+BkmEvent = (
+    registry.BkmRegistered
+    | registry.BkmUnitAdded
+    | registry.BkmUnitRemoved
+    | registry.BkmBankAccountChanged
+    | registry.BkmBankAccountConfirmed
+    | registry.BkmVerified
+    | registry.BkmSuspended
+    | registry.BkmReinstated
+)
 FundingEvent = (
     partnerships.AgreementSigned
     | partnerships.TrancheDisbursed
@@ -167,9 +177,7 @@ class PlanningApplication(ServiceApplication):
     def policy(self, envelope: Envelope) -> Sequence[Aggregate]:
         """The aggregates an incoming event changes (saved with its tracking record)."""
         data = envelope.data
-        if isinstance(data, registry.PartnerRegistered | registry.PartnerVerified):
-            return []
-        if isinstance(data, IntegrationEvent) and data.source_service == "registry":
+        if isinstance(data, BkmEvent):
             return self._follow_registry(data)
         if isinstance(data, partnerships.AgreementSigned):
             plan = self._funded_plan(data)
@@ -186,17 +194,15 @@ class PlanningApplication(ServiceApplication):
             plan = self._funded_plan(data)
             plan.record_termination(data.activity_id, data.agreement_id, data.returned_amount)
         else:
-            return []
+            return []  # partners' standing does not concern plans
         return [plan]
 
-    def _follow_registry(self, data: IntegrationEvent) -> Sequence[Aggregate]:
-        bkm_id: UUID = getattr(data, "bkm_id")  # noqa: B009 - every BKM event has one
-        region_code: str = getattr(data, "region_code")  # noqa: B009
+    def _follow_registry(self, data: BkmEvent) -> Sequence[Aggregate]:
         try:
-            bkm = self.load(KnownBkm, bkm_id, "BKM")
+            bkm = self.load(KnownBkm, data.bkm_id, "BKM")
         except NotFoundError:
             # Learned from whichever event comes first: all of them carry the region.
-            bkm = KnownBkm(id=bkm_id, region_code=region_code, status="registered")
+            bkm = KnownBkm(id=data.bkm_id, region_code=data.region_code, status="registered")
         status = _REGISTRY_STATUS.get(type(data))
         if status is not None:
             bkm.follow(status)
