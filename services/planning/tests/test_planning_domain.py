@@ -234,6 +234,18 @@ class TestChannelling:
         with pytest.raises(RuleViolationError, match="no partner has committed"):
             plan.withdraw_channelling(activity_id, "operator")
 
+    def test_an_agreement_signed_after_a_withdrawal_counts_but_seeks_no_more(self) -> None:
+        plan, activity_id = an_endorsed_plan()
+        plan.open_channelling(activity_id, Decimal("100000000.00"), "operator")
+        plan.withdraw_channelling(activity_id, "operator")
+        plan.record_agreement(activity_id, uuid4(), uuid4(), "PT Sinar", Decimal("10000000.00"))
+        funding = plan.channelling[activity_id]
+        assert (funding.status, funding.committed, funding.outstanding) == (
+            "partially_funded",
+            Decimal("10000000.00"),
+            Decimal("0.00"),
+        )
+
     def test_an_activity_in_channelling_is_locked_in_a_revision(self) -> None:
         plan, activity_id = an_endorsed_plan()
         plan.open_channelling(activity_id, Decimal("100000000.00"), "operator")

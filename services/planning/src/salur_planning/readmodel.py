@@ -12,7 +12,8 @@ from psycopg.rows import dict_row
 
 from salur_planning.domain import Channelling
 
-_SEEKING = "funding_status IN ('seeking_funding', 'partially_funded')"
+# Seeking funding: opened, not withdrawn, and partners have not yet committed it all.
+_SEEKING = "outstanding > 0"
 
 DDL = (
     "CREATE TABLE IF NOT EXISTS planning_activity ("
@@ -25,16 +26,16 @@ DDL = (
     " outstanding numeric(20, 2) NOT NULL DEFAULT 0)",
     "CREATE INDEX IF NOT EXISTS planning_activity_plan ON planning_activity (plan_id)",
     # Partial indexes: only activities seeking funding are ever listed by these filters.
-    f"CREATE INDEX IF NOT EXISTS planning_activity_seeking ON planning_activity (seq)"
+    f"CREATE INDEX IF NOT EXISTS planning_activity_open ON planning_activity (seq)"
     f" WHERE {_SEEKING}",
-    "CREATE INDEX IF NOT EXISTS planning_activity_seeking_region ON planning_activity"
+    "CREATE INDEX IF NOT EXISTS planning_activity_open_region ON planning_activity"
     f" (region_code text_pattern_ops, seq) WHERE {_SEEKING}",
-    "CREATE INDEX IF NOT EXISTS planning_activity_seeking_kind ON planning_activity"
+    "CREATE INDEX IF NOT EXISTS planning_activity_open_kind ON planning_activity"
     f" (aspect, kind, seq) WHERE {_SEEKING}",
     # Matching's typical question: this aspect and kind, in this region.
-    "CREATE INDEX IF NOT EXISTS planning_activity_seeking_kind_region ON planning_activity"
+    "CREATE INDEX IF NOT EXISTS planning_activity_open_kind_region ON planning_activity"
     f" (aspect, kind, region_code text_pattern_ops) WHERE {_SEEKING}",
-    "CREATE INDEX IF NOT EXISTS planning_activity_seeking_amount ON planning_activity"
+    "CREATE INDEX IF NOT EXISTS planning_activity_open_amount ON planning_activity"
     f" (outstanding, seq) WHERE {_SEEKING}",
 )
 
