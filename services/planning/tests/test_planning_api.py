@@ -336,18 +336,27 @@ class TestActivities:
         assert_problem(response, 422, field)
         assert await version_of(http, callers, plan["plan_id"]) == 1
 
-    async def test_refuses_editing_a_submitted_plan(
-        self, planning: FastAPI, http: httpx.AsyncClient, callers: Callers
+    @pytest.mark.parametrize("stage", ["submitted", "endorsed"])
+    async def test_refuses_editing_a_submitted_or_endorsed_plan(
+        self, planning: FastAPI, http: httpx.AsyncClient, callers: Callers, stage: str
     ) -> None:
         bkm_id = known_bkm(planning)
-        plan_id, activity_id = await with_activity(http, callers, bkm_id)
+        if stage == "endorsed":
+            plan_id, activity_id = await endorsed(http, callers, bkm_id)
+        else:
+            plan_id, activity_id = await with_activity(http, callers, bkm_id)
+            await http.post(f"/plans/{plan_id}/submission", headers=callers.operator(bkm_id))
+        before = await version_of(http, callers, plan_id)
         me = callers.operator(bkm_id)
-        await http.post(f"/plans/{plan_id}/submission", headers=me)
-        response = await http.put(
-            f"/plans/{plan_id}/activities/{activity_id}", json=ACTIVITY, headers=me
-        )
-        assert_problem(response, 422, "status")
-        assert await version_of(http, callers, plan_id) == 3
+        edits = [
+            http.put(f"/plans/{plan_id}/activities/{activity_id}", json=ACTIVITY, headers=me),
+            http.post(f"/plans/{plan_id}/activities", json=ACTIVITY, headers=me),
+            http.delete(f"/plans/{plan_id}/activities/{activity_id}", headers=me),
+            http.post(f"/plans/{plan_id}/submission", headers=me),
+        ]
+        for edit in edits:
+            assert_problem(await edit, 422, "status")
+        assert await version_of(http, callers, plan_id) == before
 
     async def test_refuses_a_stale_if_match(
         self, planning: FastAPI, http: httpx.AsyncClient, callers: Callers
