@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from eventsourcing.persistence import Tracking
 from fastapi import FastAPI
@@ -29,6 +28,7 @@ from salur_kit.consumer import EventSourcedEffects
 from salur_kit.devtokens import DevIssuer, ensure_issuer
 from salur_kit.runtime import build_api
 from salur_kit.settings import ServiceSettings
+from salur_kit.testing.databases import scratch_database
 from salur_planning.application import PlanningApplication
 from salur_planning.bootstrap import SPEC
 
@@ -43,12 +43,8 @@ MINUTES = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
 @pytest.fixture(scope="module")
 def planning_database(postgres_admin_url: str) -> Iterator[str]:
-    name = f"t_planning_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield postgres_admin_url.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(postgres_admin_url, prefix="t_planning") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
@@ -22,6 +21,7 @@ from registry_callers import Caller
 from salur_kit.devtokens import DevIssuer, ensure_issuer
 from salur_kit.runtime import build_api
 from salur_kit.settings import ServiceSettings
+from salur_kit.testing.databases import scratch_database
 from salur_registry.bootstrap import SPEC
 
 pytestmark = pytest.mark.integration
@@ -32,12 +32,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def registry_database(postgres_admin_url: str) -> Iterator[str]:
-    name = f"t_registry_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield postgres_admin_url.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(postgres_admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(postgres_admin_url, prefix="t_registry") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -28,12 +28,13 @@ from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
 from types import ModuleType
-from urllib.parse import urlsplit, urlunsplit
 from uuid import uuid4
 
 import psycopg
 import pytest
 from psycopg import sql
+
+from salur_kit.testing.databases import scratch_database
 
 KAFKA_IMAGE = "apache/kafka:4.1.1"
 POSTGRES_IMAGE = "postgres:15"
@@ -188,23 +189,10 @@ def postgres_admin_url(pytestconfig: pytest.Config) -> Iterator[str]:
             container.stop()
 
 
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
 @pytest.fixture
 def fresh_database_url(postgres_admin_url: str) -> Iterator[str]:
-    name = f"t_{uuid4().hex[:8]}"
-    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield _with_database(postgres_admin_url, name)
-    finally:
-        with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with scratch_database(postgres_admin_url) as url:
+        yield url
 
 
 @pytest.fixture
