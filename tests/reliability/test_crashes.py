@@ -98,8 +98,9 @@ async def test_a_relay_killed_between_producing_and_saving_its_position_loses_no
     distinct = {(subject, version) for subject, version, _ in records}
     assert len(distinct) == stored, "every stored event reached Kafka"
     duplicates = len(records) - len(distinct)
-    # The killed batch (40 events) was produced, not recorded, and so produced again.
-    assert duplicates == 40
+    # The killed batch (40 events) was produced but not recorded, so it is produced again;
+    # the relay may already have produced the next batch while waiting for the acks.
+    assert 40 <= duplicates <= 80
     ids = Counter(ce_id for _, _, ce_id in records)
     assert all(ids[ce] == 2 for ce in ids if ids[ce] > 1), "a repeat carries the same ce_id"
     print(f"relay crash: {stored} events, {duplicates} duplicates after the crash")

@@ -58,8 +58,10 @@ class LogFollower:
         stopping: asyncio.Event,
         load_position: Callable[[], Awaitable[int]],
         handle: HandleBatch,
+        when_idle: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
-        """Hand every batch after the saved position to `handle` until `stopping`.
+        """Hand every batch after the saved position to `handle` until `stopping`;
+        `when_idle` runs each time the log is caught up, before sleeping.
 
         Holds an advisory lock named after the follower for its whole run, so that of
         several replicas of a service exactly one follows (and publishes) at a time;
@@ -76,6 +78,8 @@ class LogFollower:
                     await handle(batch, c)
                     position = batch[-1].id
                     continue
+                if when_idle is not None:
+                    await when_idle()
                 await self._wait_for_notify(c, stopping)
 
     async def _acquire_lock(

@@ -69,6 +69,7 @@ class OutboxRelay:
         self.to_integration = to_integration
         self.topic_for = topic_for or (lambda event: event.topic())
         self.stats = RelayStats()
+        self._confirming: asyncio.Task[None] | None = None
         self.follower = LogFollower(
             app=app, database_url=database_url, lock_name=name, batch_size=batch_size
         )
@@ -83,7 +84,30 @@ class OutboxRelay:
     async def publish(
         self, batch: Sequence[Notification], conn: psycopg.AsyncConnection[Any]
     ) -> None:
-        """Produce one batch, wait for Kafka's acknowledgement, then record the position."""
+        """Produce one batch; its position is recorded once Kafka acknowledged all of it.
+
+        The acknowledgement is awaited in the background, so the next batch is read and
+        produced meanwhile; positions are still recorded strictly in order, one batch
+        after the other, and a failed batch stops the relay before anything later counts.
+        """
+        acks = await self._produce(batch)
+        await self.settle()
+        self._confirming = asyncio.create_task(self._confirm(acks, conn, batch[-1].id))
+
+    async def settle(self) -> None:
+        """Wait until every produced batch is acknowledged and its position recorded."""
+        confirming, self._confirming = self._confirming, None
+        if confirming is not None:
+            await confirming
+
+    async def _confirm(
+        self, acks: list[asyncio.Future[Any]], conn: psycopg.AsyncConnection[Any], position: int
+    ) -> None:
+        await asyncio.gather(*acks)
+        self.stats.relayed += len(acks)
+        await self.record_position(conn, position)
+
+    async def _produce(self, batch: Sequence[Notification]) -> list[asyncio.Future[Any]]:
         mapper = self.app.mapper_with_trace
         pending = []
         for notification in batch:
@@ -91,27 +115,26 @@ class OutboxRelay:
             data = self.to_integration(domain_event)
             if data is None:
                 continue
-            with telemetry.tracer.start_as_current_span(
+            span = telemetry.tracer.start_span(
                 f"publish {data.event_type()}",
                 context=telemetry.context_from_traceparent(traceparent),
                 kind=trace.SpanKind.PRODUCER,
-            ):
-                envelope = new_envelope(
-                    data,
-                    aggregate_version=notification.originator_version,
-                    time=domain_event.timestamp,
-                    id=event_id(notification.originator_id, notification.originator_version),
-                    traceparent=telemetry.current_traceparent(),
-                )
+            )
+            envelope = new_envelope(
+                data,
+                aggregate_version=notification.originator_version,
+                time=domain_event.timestamp,
+                id=event_id(notification.originator_id, notification.originator_version),
+                traceparent=telemetry.traceparent_of(span),
+            )
+            span.end()
             record = encode(envelope)
             pending.append(
                 await self.sender.send(
                     self.topic_for(data), value=record.value, key=record.key, headers=record.headers
                 )
             )
-        await asyncio.gather(*pending)
-        self.stats.relayed += len(pending)
-        await self.record_position(conn, batch[-1].id)
+        return pending
 
     async def record_position(self, conn: psycopg.AsyncConnection[Any], position: int) -> None:
         """Called only after Kafka acknowledged everything up to `position`."""
@@ -126,9 +149,16 @@ class OutboxRelay:
             while batch := await self.follower.read_after(position):
                 await self.publish(batch, c)
                 position = batch[-1].id
+            await self.settle()
 
     async def run(self, stopping: asyncio.Event) -> None:
         await positions.ensure_table(self.database_url)
-        await self.follower.follow(
-            stopping=stopping, load_position=self.position, handle=self.publish
-        )
+        try:
+            await self.follower.follow(
+                stopping=stopping,
+                load_position=self.position,
+                handle=self.publish,
+                when_idle=self.settle,
+            )
+        finally:
+            await self.settle()
