@@ -13,7 +13,6 @@ import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,12 +22,11 @@ from fastapi import FastAPI
 from salur_contracts import registry
 from salur_contracts.base import IntegrationEvent
 from salur_contracts.cloudevents import new_envelope
-from salur_kit.auth import Role
 from salur_kit.consumer import EventSourcedEffects
-from salur_kit.devtokens import DevIssuer, ensure_issuer
-from salur_kit.runtime import build_api
-from salur_kit.settings import ServiceSettings
+from salur_kit.devtokens import DevIssuer
+from salur_kit.testing.callers import Callers
 from salur_kit.testing.databases import scratch_database
+from salur_kit.testing.services import running_api
 from salur_planning.application import PlanningApplication
 from salur_planning.bootstrap import SPEC
 
@@ -48,52 +46,16 @@ def planning_database(postgres_admin_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def issuer(tmp_path_factory: pytest.TempPathFactory) -> DevIssuer:
-    return ensure_issuer(Path(tmp_path_factory.mktemp("issuer")))
-
-
-@pytest.fixture(scope="module")
 async def planning(
-    planning_database: str, kafka_bootstrap_servers: str, issuer: DevIssuer
+    planning_database: str, kafka_bootstrap_servers: str, dev_issuer: DevIssuer
 ) -> AsyncIterator[FastAPI]:
-    settings = ServiceSettings(
-        SALUR_SERVICE="planning",
-        SALUR_ENV="development",
-        DATABASE_URL=planning_database,
-        KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap_servers,
-        SALUR_JWKS_PATH=str(issuer.jwks_path),
-        SALUR_JWT_ISSUER="https://dev.salur.local/issuer",
-    )
-    api = build_api(dataclasses.replace(SPEC, consumers=()), settings)
-    async with api.router.lifespan_context(api):
+    async with running_api(
+        dataclasses.replace(SPEC, consumers=()),
+        database_url=planning_database,
+        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        jwks_path=dev_issuer.jwks_path,
+    ) as api:
         yield api
-
-
-class Callers:
-    """Bearer tokens for each kind of caller, minted by the test's own issuer."""
-
-    def __init__(self, issuer: DevIssuer) -> None:
-        self.issuer = issuer
-
-    def facilitator(self, region: str = "32.73") -> dict[str, str]:
-        return self._bearer(Role.facilitator, region=region)
-
-    def operator(self, bkm_id: uuid.UUID | str) -> dict[str, str]:
-        return self._bearer(Role.bkm_operator, org=uuid.UUID(str(bkm_id)))
-
-    def auditor(self) -> dict[str, str]:
-        return self._bearer(Role.auditor)
-
-    def _bearer(
-        self, role: Role, org: uuid.UUID | None = None, region: str | None = None
-    ) -> dict[str, str]:
-        token = self.issuer.token(role=role, subject=f"{role.value}-test", org=org, region=region)
-        return {"Authorization": f"Bearer {token}"}
-
-
-@pytest.fixture(scope="module")
-def callers(issuer: DevIssuer) -> Callers:
-    return Callers(issuer)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ effects the Kafka consumer uses, so exactly-once holds here too.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from uuid import UUID, uuid4
 
@@ -25,7 +25,6 @@ from salur_kit.errors import (
     RuleViolationError,
     StaleVersionError,
 )
-from salur_kit.eventstore import memory_env, postgres_env
 from salur_planning.application import PlanningApplication
 from salur_planning.domain import Activity
 
@@ -64,18 +63,9 @@ def drainage(**changes: object) -> Activity:
     return Activity(**(fields | changes))  # type: ignore[arg-type]
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("memory", marks=pytest.mark.unit),
-        pytest.param("postgres", marks=pytest.mark.integration),
-    ]
-)
-def app(request: pytest.FixtureRequest) -> Iterator[PlanningApplication]:
-    if request.param == "memory":
-        env = memory_env()
-    else:
-        env = postgres_env(request.getfixturevalue("fresh_database_url"))
-    application = PlanningApplication(env)
+@pytest.fixture
+def app(event_store_env: Mapping[str, str]) -> Iterator[PlanningApplication]:
+    application = PlanningApplication(event_store_env)
     yield application
     application.close()
 

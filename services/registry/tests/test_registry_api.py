@@ -10,18 +10,16 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
-from registry_callers import Caller
-from salur_kit.devtokens import DevIssuer, ensure_issuer
-from salur_kit.runtime import build_api
-from salur_kit.settings import ServiceSettings
+from salur_kit.devtokens import DevIssuer
+from salur_kit.testing.callers import Callers
 from salur_kit.testing.databases import scratch_database
+from salur_kit.testing.services import running_api
 from salur_registry.bootstrap import SPEC
 
 pytestmark = pytest.mark.integration
@@ -37,30 +35,16 @@ def registry_database(postgres_admin_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def issuer(tmp_path_factory: pytest.TempPathFactory) -> DevIssuer:
-    return ensure_issuer(Path(tmp_path_factory.mktemp("issuer")))
-
-
-@pytest.fixture(scope="module")
 async def registry(
-    registry_database: str, kafka_bootstrap_servers: str, issuer: DevIssuer
+    registry_database: str, kafka_bootstrap_servers: str, dev_issuer: DevIssuer
 ) -> AsyncIterator[FastAPI]:
-    settings = ServiceSettings(
-        SALUR_SERVICE="registry",
-        SALUR_ENV="development",
-        DATABASE_URL=registry_database,
-        KAFKA_BOOTSTRAP_SERVERS=kafka_bootstrap_servers,
-        SALUR_JWKS_PATH=str(issuer.jwks_path),
-        SALUR_JWT_ISSUER="https://dev.salur.local/issuer",
-    )
-    api = build_api(SPEC, settings)
-    async with api.router.lifespan_context(api):
+    async with running_api(
+        SPEC,
+        database_url=registry_database,
+        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        jwks_path=dev_issuer.jwks_path,
+    ) as api:
         yield api
-
-
-@pytest.fixture(scope="module")
-def callers(issuer: DevIssuer) -> Caller:
-    return Caller(issuer)
 
 
 @pytest.fixture
@@ -88,14 +72,14 @@ PARTNER = {
 }
 
 
-async def new_bkm(http: httpx.AsyncClient, callers: Caller, **overrides: Any) -> dict[str, Any]:
+async def new_bkm(http: httpx.AsyncClient, callers: Callers, **overrides: Any) -> dict[str, Any]:
     response = await http.post("/bkms", json=BKM | overrides, headers=callers.facilitator())
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
 
 
-async def version_of(http: httpx.AsyncClient, callers: Caller, bkm_id: str) -> int:
+async def version_of(http: httpx.AsyncClient, callers: Callers, bkm_id: str) -> int:
     response = await http.get(f"/bkms/{bkm_id}", headers=callers.auditor())
     return int(response.json()["version"])
 
@@ -112,7 +96,7 @@ def assert_problem(response: httpx.Response, status: int, field: str | None = No
 
 class TestRegisterBkm:
     async def test_a_facilitator_registers_a_bkm_in_their_region(
-        self, http: httpx.AsyncClient, callers: Caller
+        self, http: httpx.AsyncClient, callers: Callers
     ) -> None:
         response = await http.post("/bkms", json=BKM, headers=callers.facilitator())
         assert response.status_code == 201
@@ -123,7 +107,7 @@ class TestRegisterBkm:
         assert body["region_code"] == "32.73.01.1001"
 
     async def test_an_operator_registers_their_own_bkm(
-        self, http: httpx.AsyncClient, callers: Caller
+        self, http: httpx.AsyncClient, callers: Callers
     ) -> None:
         own = uuid.uuid4()
         response = await http.post(
@@ -143,17 +127,17 @@ class TestRegisterBkm:
         ],
     )
     async def test_refuses_bad_fields_naming_them(
-        self, http: httpx.AsyncClient, callers: Caller, change: dict[str, Any], field: str
+        self, http: httpx.AsyncClient, callers: Callers, change: dict[str, Any], field: str
     ) -> None:
         response = await http.post("/bkms", json=BKM | change, headers=callers.facilitator())
         assert_problem(response, 422, field)
 
-    async def test_refuses_a_missing_field(self, http: httpx.AsyncClient, callers: Caller) -> None:
+    async def test_refuses_a_missing_field(self, http: httpx.AsyncClient, callers: Callers) -> None:
         body = {k: v for k, v in BKM.items() if k != "address"}
         response = await http.post("/bkms", json=body, headers=callers.facilitator())
         assert_problem(response, 422, "address")
 
-    async def test_refuses_malformed_json(self, http: httpx.AsyncClient, callers: Caller) -> None:
+    async def test_refuses_malformed_json(self, http: httpx.AsyncClient, callers: Callers) -> None:
         response = await http.post(
             "/bkms",
             content=b'{"name": "BKM",',
@@ -162,7 +146,7 @@ class TestRegisterBkm:
         assert_problem(response, 400)
 
     async def test_refuses_an_oversize_payload(
-        self, http: httpx.AsyncClient, callers: Caller
+        self, http: httpx.AsyncClient, callers: Callers
     ) -> None:
         response = await http.post(
             "/bkms", json=BKM | {"address": "x" * 100_000}, headers=callers.facilitator()
@@ -175,7 +159,7 @@ class TestRegisterBkm:
 
     @pytest.mark.parametrize("who", ["other_region", "auditor", "other_operator"])
     async def test_refuses_callers_who_may_not_register_it(
-        self, http: httpx.AsyncClient, callers: Caller, who: str
+        self, http: httpx.AsyncClient, callers: Callers, who: str
     ) -> None:
         headers = {
             "other_region": callers.facilitator("31.71"),
@@ -188,7 +172,7 @@ class TestRegisterBkm:
         assert_problem(response, 403)
 
     async def test_the_same_idempotency_key_gives_the_same_answer_and_one_bkm(
-        self, http: httpx.AsyncClient, callers: Caller
+        self, http: httpx.AsyncClient, callers: Callers
     ) -> None:
         key = {"Idempotency-Key": str(uuid.uuid4())}
         headers = callers.facilitator() | key
@@ -203,7 +187,7 @@ class TestRegisterBkm:
 
 class TestUnitsAndAccount:
     async def test_the_operator_adds_and_removes_units(
-        self, http: httpx.AsyncClient, callers: Caller
+        self, http: httpx.AsyncClient, callers: Callers
     ) -> None:
         bkm = await new_bkm(http, callers)
         me = callers.operator(uuid.UUID(bkm["bkm_id"]))
@@ -219,7 +203,7 @@ class TestUnitsAndAccount:
         assert removed.json()["units"] == {}
 
     async def test_refuses_an_unknown_unit_kind(
-        self, http: httpx.AsyncClient, callers: Caller
+        self, http: httpx.AsyncClient, callers: Callers
     ) -> None:
         bkm = await new_bkm(http, callers)
         me = callers.operator(uuid.UUID(bkm["bkm_id"]))
@@ -230,7 +214,7 @@ class TestUnitsAndAccount:
         assert await version_of(http, callers, bkm["bkm_id"]) == 1
 
     async def test_refuses_a_unit_twice_as_a_rule(
-        self, http: httpx.AsyncClient, callers: Caller
+        self, http: httpx.AsyncClient, callers: Callers
     ) -> None:
         bkm = await new_bkm(http, callers)
         me = callers.operator(uuid.UUID(bkm["bkm_id"]))
@@ -240,7 +224,7 @@ class TestUnitsAndAccount:
         assert_problem(again, 422)
         assert await version_of(http, callers, bkm["bkm_id"]) == 2
 
-    async def test_refuses_a_stale_version(self, http: httpx.AsyncClient, callers: Caller) -> None:
+    async def test_refuses_a_stale_version(self, http: httpx.AsyncClient, callers: Callers) -> None:
         bkm = await new_bkm(http, callers)
         me = callers.operator(uuid.UUID(bkm["bkm_id"]))
         url = f"/bkms/{bkm['bkm_id']}/units"
@@ -252,7 +236,7 @@ class TestUnitsAndAccount:
         assert await version_of(http, callers, bkm["bkm_id"]) == 2
 
     async def test_another_operator_may_not_touch_the_bkm(
-        self, http: httpx.AsyncClient, callers: Caller
+        self, http: httpx.AsyncClient, callers: Callers
     ) -> None:
         bkm = await new_bkm(http, callers)
         response = await http.put(
@@ -264,7 +248,7 @@ class TestUnitsAndAccount:
         assert await version_of(http, callers, bkm["bkm_id"]) == 1
 
     async def test_refuses_an_account_number_that_is_not_digits(
-        self, http: httpx.AsyncClient, callers: Caller
+        self, http: httpx.AsyncClient, callers: Callers
     ) -> None:
         bkm = await new_bkm(http, callers)
         me = callers.operator(uuid.UUID(bkm["bkm_id"]))
@@ -276,7 +260,7 @@ class TestUnitsAndAccount:
         assert_problem(response, 422, "account_number")
 
     async def test_a_changed_account_of_a_verified_bkm_awaits_confirmation(
-        self, http: httpx.AsyncClient, callers: Caller
+        self, http: httpx.AsyncClient, callers: Callers
     ) -> None:
         bkm = await new_bkm(http, callers)
         bkm_id = bkm["bkm_id"]
@@ -302,7 +286,7 @@ class TestUnitsAndAccount:
 
 class TestStatus:
     async def test_verification_needs_a_bank_account(
-        self, http: httpx.AsyncClient, callers: Caller
+        self, http: httpx.AsyncClient, callers: Callers
     ) -> None:
         bkm = await new_bkm(http, callers)
         response = await http.post(
@@ -313,14 +297,14 @@ class TestStatus:
         assert await version_of(http, callers, bkm["bkm_id"]) == 1
 
     async def test_an_operator_cannot_verify_their_own_bkm(
-        self, http: httpx.AsyncClient, callers: Caller
+        self, http: httpx.AsyncClient, callers: Callers
     ) -> None:
         bkm = await new_bkm(http, callers)
         me = callers.operator(uuid.UUID(bkm["bkm_id"]))
         assert_problem(await http.post(f"/bkms/{bkm['bkm_id']}/verification", headers=me), 403)
 
     async def test_suspend_and_reinstate_with_reasons(
-        self, http: httpx.AsyncClient, callers: Caller
+        self, http: httpx.AsyncClient, callers: Callers
     ) -> None:
         bkm = await new_bkm(http, callers)
         url = f"/bkms/{bkm['bkm_id']}"
@@ -341,7 +325,7 @@ class TestStatus:
         )
         assert reinstated.json()["status"] == "registered"
 
-    async def test_an_unknown_bkm_is_a_404(self, http: httpx.AsyncClient, callers: Caller) -> None:
+    async def test_an_unknown_bkm_is_a_404(self, http: httpx.AsyncClient, callers: Callers) -> None:
         response = await http.post(
             f"/bkms/{uuid.uuid4()}/verification", headers=callers.facilitator()
         )
@@ -350,7 +334,7 @@ class TestStatus:
 
 class TestPartners:
     async def test_an_officer_registers_and_a_facilitator_verifies(
-        self, http: httpx.AsyncClient, callers: Caller
+        self, http: httpx.AsyncClient, callers: Callers
     ) -> None:
         partner_id = uuid.uuid4()
         registered = await http.post(
@@ -378,7 +362,7 @@ class TestPartners:
         ],
     )
     async def test_refuses_bad_partner_fields(
-        self, http: httpx.AsyncClient, callers: Caller, change: dict[str, Any], field: str
+        self, http: httpx.AsyncClient, callers: Callers, change: dict[str, Any], field: str
     ) -> None:
         partner_id = uuid.uuid4()
         response = await http.post(
@@ -389,7 +373,7 @@ class TestPartners:
         assert_problem(response, 422, field)
 
     async def test_an_officer_cannot_register_another_partner(
-        self, http: httpx.AsyncClient, callers: Caller
+        self, http: httpx.AsyncClient, callers: Callers
     ) -> None:
         response = await http.post(
             "/partners",
@@ -401,7 +385,7 @@ class TestPartners:
 
 class TestQueries:
     async def test_lists_filter_by_region_status_and_kind_and_paginate(
-        self, http: httpx.AsyncClient, callers: Caller
+        self, http: httpx.AsyncClient, callers: Callers
     ) -> None:
         region = f"32.73.{uuid.uuid4().int % 90 + 10:02d}"
         ids = []
@@ -441,14 +425,14 @@ class TestQueries:
         assert rest["next_after"] is None
 
     async def test_refuses_a_malformed_region_filter(
-        self, http: httpx.AsyncClient, callers: Caller
+        self, http: httpx.AsyncClient, callers: Callers
     ) -> None:
         response = await http.get("/bkms", params={"region": "32.7x"}, headers=callers.auditor())
         assert_problem(response, 422, "region")
 
 
 async def test_a_registered_bkm_appears_on_kafka_as_a_cloudevent(
-    http: httpx.AsyncClient, callers: Caller, kafka_bootstrap_servers: str
+    http: httpx.AsyncClient, callers: Callers, kafka_bootstrap_servers: str
 ) -> None:
     consumer = AIOKafkaConsumer(
         "salur.registry.events.v1",

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from uuid import UUID, uuid4
 
 import pytest
 from salur_kit.auth import Principal, Role
 from salur_kit.errors import ConflictError, ForbiddenError, NotFoundError, StaleVersionError
-from salur_kit.eventstore import memory_env, postgres_env
 from salur_registry.application import RegistryApplication
 
 FACILITATOR = Principal(
@@ -39,18 +38,9 @@ def officer(partner_id: UUID) -> Principal:
     )
 
 
-@pytest.fixture(
-    params=[
-        pytest.param("memory", marks=pytest.mark.unit),
-        pytest.param("postgres", marks=pytest.mark.integration),
-    ]
-)
-def app(request: pytest.FixtureRequest) -> Iterator[RegistryApplication]:
-    if request.param == "memory":
-        env = memory_env()
-    else:
-        env = postgres_env(request.getfixturevalue("fresh_database_url"))
-    application = RegistryApplication(env)
+@pytest.fixture
+def app(event_store_env: Mapping[str, str]) -> Iterator[RegistryApplication]:
+    application = RegistryApplication(event_store_env)
     yield application
     application.close()
 

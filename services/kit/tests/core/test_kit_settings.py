@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from pydantic import ValidationError
 from salur_kit.settings import ServiceSettings
@@ -10,6 +12,17 @@ pytestmark = pytest.mark.unit
 
 DEV_DB = "postgresql://salur:salur@127.0.0.1:55432/salur_registry"
 PROD_DB = "postgresql://registry:s3cr3t-from-vault@db.internal:5432/salur_registry"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only what a test passes counts (`make test` exports local defaults)."""
+    for name in list(os.environ):
+        if name.startswith(("SALUR_", "HTTP_")) or name in (
+            "DATABASE_URL",
+            "KAFKA_BOOTSTRAP_SERVERS",
+        ):
+            monkeypatch.delenv(name)
 
 
 def settings(**values: str) -> ServiceSettings:

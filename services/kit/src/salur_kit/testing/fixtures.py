@@ -8,6 +8,10 @@ Session fixtures
 Function fixtures
     fresh_database_url -> str        URL of a new empty database, dropped after the test.
     unique_topic -> str              name of a new 3-partition topic, deleted after the test.
+    event_store_env -> Mapping       eventsourcing env: in memory (unit) and Postgres
+                                     (integration), so one application test runs twice.
+    dev_issuer -> DevIssuer          (module) a token issuer of the test's own.
+    callers -> Callers               (module) Authorization headers for each role.
 
 Servers are found in this order:
     1. KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL from the environment (`make test` sets them);
@@ -24,7 +28,7 @@ import socket
 import subprocess
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -34,6 +38,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from salur_kit.devtokens import DevIssuer, ensure_issuer
+from salur_kit.eventstore import memory_env, postgres_env
+from salur_kit.testing.callers import Callers
 from salur_kit.testing.databases import scratch_database
 
 KAFKA_IMAGE = "apache/kafka:4.1.1"
@@ -187,6 +194,31 @@ def postgres_admin_url(pytestconfig: pytest.Config) -> Iterator[str]:
     finally:
         if container is not None:
             container.stop()
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("memory", marks=pytest.mark.unit),
+        pytest.param("postgres", marks=pytest.mark.integration),
+    ]
+)
+def event_store_env(request: pytest.FixtureRequest) -> Mapping[str, str]:
+    """The same application test, once in memory and once on real Postgres."""
+    if request.param == "memory":
+        return memory_env()
+    return postgres_env(request.getfixturevalue("fresh_database_url"))
+
+
+@pytest.fixture(scope="module")
+def dev_issuer(tmp_path_factory: pytest.TempPathFactory) -> DevIssuer:
+    """A token issuer of the test's own, trusted by services built with its JWKS."""
+    return ensure_issuer(Path(tmp_path_factory.mktemp("issuer")))
+
+
+@pytest.fixture(scope="module")
+def callers(dev_issuer: DevIssuer) -> Callers:
+    """Authorization headers for a facilitator, an operator, an officer, an auditor."""
+    return Callers(dev_issuer)
 
 
 @pytest.fixture

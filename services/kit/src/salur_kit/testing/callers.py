@@ -1,4 +1,4 @@
-"""Bearer tokens for each kind of registry caller, minted by a test's own dev issuer."""
+"""Authorization headers for each kind of caller, minted by a test's own dev issuer."""
 
 from __future__ import annotations
 
@@ -8,20 +8,18 @@ from salur_kit.auth import Role
 from salur_kit.devtokens import DevIssuer
 
 
-class Caller:
-    """Tokens for each kind of caller, minted by the test's own issuer."""
-
+class Callers:
     def __init__(self, issuer: DevIssuer) -> None:
         self.issuer = issuer
 
     def facilitator(self, region: str = "32.73") -> dict[str, str]:
         return self._bearer(Role.facilitator, region=region)
 
-    def operator(self, bkm_id: uuid.UUID) -> dict[str, str]:
-        return self._bearer(Role.bkm_operator, org=bkm_id)
+    def operator(self, bkm_id: uuid.UUID | str) -> dict[str, str]:
+        return self._bearer(Role.bkm_operator, org=uuid.UUID(str(bkm_id)))
 
-    def officer(self, partner_id: uuid.UUID) -> dict[str, str]:
-        return self._bearer(Role.partner_officer, org=partner_id)
+    def officer(self, partner_id: uuid.UUID | str) -> dict[str, str]:
+        return self._bearer(Role.partner_officer, org=uuid.UUID(str(partner_id)))
 
     def auditor(self) -> dict[str, str]:
         return self._bearer(Role.auditor)
