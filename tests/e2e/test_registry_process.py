@@ -106,4 +106,6 @@ def test_the_registry_serves_and_relays_then_stops_cleanly_on_sigterm(
     process.send_signal(signal.SIGTERM)
     # uvicorn shuts down gracefully, then re-raises the signal so the exit status tells why.
     assert process.wait(timeout=25) in (0, -signal.SIGTERM)
-    assert "Application shutdown complete" in log_path.read_text()
+    log = log_path.read_text()
+    assert "Application shutdown complete" in log
+    assert "background loop failed" not in log, "relay and projections stop cleanly too"

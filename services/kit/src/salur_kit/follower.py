@@ -61,7 +61,7 @@ class LogFollower:
         when_idle: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """Hand every batch after the saved position to `handle` until `stopping`;
-        `when_idle` runs each time the log is caught up, before sleeping.
+        `when_idle` runs each time the log is caught up, before sleeping, and at the end.
 
         Holds an advisory lock named after the follower for its whole run, so that of
         several replicas of a service exactly one follows (and publishes) at a time;
@@ -72,15 +72,20 @@ class LogFollower:
                 return
             await c.execute(f'LISTEN "{self.channel}"')
             position = await load_position()
-            while not stopping.is_set():
-                batch = await self.read_after(position)
-                if batch:
-                    await handle(batch, c)
-                    position = batch[-1].id
-                    continue
+            try:
+                while not stopping.is_set():
+                    batch = await self.read_after(position)
+                    if batch:
+                        await handle(batch, c)
+                        position = batch[-1].id
+                        continue
+                    if when_idle is not None:
+                        await when_idle()
+                    await self._wait_for_notify(c, stopping)
+            finally:
+                # Work still in flight on this connection finishes before it closes.
                 if when_idle is not None:
                     await when_idle()
-                await self._wait_for_notify(c, stopping)
 
     async def _acquire_lock(
         self, conn: psycopg.AsyncConnection[Any], stopping: asyncio.Event

@@ -153,12 +153,9 @@ class OutboxRelay:
 
     async def run(self, stopping: asyncio.Event) -> None:
         await positions.ensure_table(self.database_url)
-        try:
-            await self.follower.follow(
-                stopping=stopping,
-                load_position=self.position,
-                handle=self.publish,
-                when_idle=self.settle,
-            )
-        finally:
-            await self.settle()
+        await self.follower.follow(
+            stopping=stopping,
+            load_position=self.position,
+            handle=self.publish,
+            when_idle=self.settle,
+        )
