@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -25,8 +25,7 @@ from salur_contracts.cloudevents import new_envelope
 from salur_kit.consumer import EventSourcedEffects
 from salur_kit.devtokens import DevIssuer
 from salur_kit.testing.callers import Callers
-from salur_kit.testing.databases import scratch_database
-from salur_kit.testing.services import running_api
+from salur_kit.testing.services import asgi_client, running_api_on_scratch_database
 from salur_planning.application import PlanningApplication
 from salur_planning.bootstrap import SPEC
 
@@ -40,18 +39,12 @@ MINUTES = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
 
 @pytest.fixture(scope="module")
-def planning_database(postgres_admin_url: str) -> Iterator[str]:
-    with scratch_database(postgres_admin_url, prefix="t_planning") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
 async def planning(
-    planning_database: str, kafka_bootstrap_servers: str, dev_issuer: DevIssuer
+    postgres_admin_url: str, kafka_bootstrap_servers: str, dev_issuer: DevIssuer
 ) -> AsyncIterator[FastAPI]:
-    async with running_api(
+    async with running_api_on_scratch_database(
         dataclasses.replace(SPEC, consumers=()),
-        database_url=planning_database,
+        postgres_admin_url=postgres_admin_url,
         kafka_bootstrap_servers=kafka_bootstrap_servers,
         jwks_path=dev_issuer.jwks_path,
     ) as api:
@@ -60,8 +53,7 @@ async def planning(
 
 @pytest.fixture
 async def http(planning: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(planning, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://planning") as client:
+    async with asgi_client(planning, "planning") as client:
         yield client
 
 

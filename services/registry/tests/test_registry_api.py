@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -18,8 +18,7 @@ from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 from salur_kit.devtokens import DevIssuer
 from salur_kit.testing.callers import Callers
-from salur_kit.testing.databases import scratch_database
-from salur_kit.testing.services import running_api
+from salur_kit.testing.services import asgi_client, running_api_on_scratch_database
 from salur_registry.bootstrap import SPEC
 
 pytestmark = pytest.mark.integration
@@ -29,18 +28,12 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def registry_database(postgres_admin_url: str) -> Iterator[str]:
-    with scratch_database(postgres_admin_url, prefix="t_registry") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
 async def registry(
-    registry_database: str, kafka_bootstrap_servers: str, dev_issuer: DevIssuer
+    postgres_admin_url: str, kafka_bootstrap_servers: str, dev_issuer: DevIssuer
 ) -> AsyncIterator[FastAPI]:
-    async with running_api(
+    async with running_api_on_scratch_database(
         SPEC,
-        database_url=registry_database,
+        postgres_admin_url=postgres_admin_url,
         kafka_bootstrap_servers=kafka_bootstrap_servers,
         jwks_path=dev_issuer.jwks_path,
     ) as api:
@@ -49,8 +42,7 @@ async def registry(
 
 @pytest.fixture
 async def http(registry: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(registry, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://registry") as client:
+    async with asgi_client(registry, "registry") as client:
         yield client
 
 
