@@ -84,9 +84,13 @@ def http(
                 opened.rate / s.open_loop_rate,
                 "scheduled rate",
                 note=f"{opened.requests} POST /bkms at {s.open_loop_rate:.0f}/s by the clock; "
-                f"latency from the scheduled send time; client lag max "
-                f"{opened.max_schedule_lag * 1000:.1f} ms; failed or unanswered requests count"
-                " as infinitely slow in the percentiles",
+                + (
+                    f"Python client, latency from the scheduled send time, client lag max "
+                    f"{opened.max_schedule_lag * 1000:.1f} ms; "
+                    if opened.max_schedule_lag
+                    else "sent by vegeta; "
+                )
+                + "failed or unanswered requests count as infinitely slow in the percentiles",
             )
         )
         figures += _latencies("open loop", opened, pg, s.targets.p99_ms_at_open_loop_rate)

@@ -14,7 +14,7 @@ from typing import TypeVar
 from salur_kit.auth import Role
 from salur_kit.devtokens import ensure_issuer
 
-from benchmarks import baselines, figures, relay
+from benchmarks import baselines, figures, relay, vegeta
 from benchmarks.dbcounters import counters
 from benchmarks.followers import catch_up_seconds
 from benchmarks.load import BkmCommands, closed_loop, new_client, open_loop, warm_up
@@ -129,9 +129,17 @@ class Bench:
             before = await self.step(
                 "reading Postgres counters", lambda: counters(s.admin_url, database_url, db)
             )
+            generator = await asyncio.to_thread(vegeta.binary)
             opened = await self.step(
-                f"open loop: POST /bkms at {s.open_loop_rate:.0f}/s for {s.open_loop_seconds:.0f}s",
-                lambda: open_loop(client, commands, s.open_loop_rate, s.open_loop_seconds),
+                f"open loop: POST /bkms at {s.open_loop_rate:.0f}/s for {s.open_loop_seconds:.0f}s"
+                f" ({'vegeta' if generator else 'Python client: vegeta unavailable'})",
+                lambda: (
+                    vegeta.open_loop(
+                        generator, base_url, commands, s.open_loop_rate, s.open_loop_seconds
+                    )
+                    if generator
+                    else open_loop(client, commands, s.open_loop_rate, s.open_loop_seconds)
+                ),
             )
             # Requests cancelled at the end of the open loop may still be running in the
             # service; let it drain so they do not count against the closed loop.

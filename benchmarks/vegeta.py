@@ -1,0 +1,103 @@
+"""The open loop driven by vegeta, a constant-rate load generator written in Go.
+
+On two cores a Python client competes with the service for CPU and lags its own schedule,
+which inflates the latencies it reports. Vegeta costs little CPU; it is installed through
+the Go module proxy into the git-ignored `.cache/` when `go` is present. Without it the
+bench falls back to the Python open loop and says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import csv
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from benchmarks.load import EXPECTED_STATUS, PATH, BkmCommands, LoadResult
+
+MODULE = "github.com/tsenart/vegeta/v12@v12.12.0"
+CACHE_BIN = Path(".cache/go-bin")
+
+
+def binary() -> Path | None:
+    """Vegeta from PATH or the cache, installed into the cache when Go is available."""
+    found = shutil.which("vegeta") or shutil.which("vegeta", path=str(CACHE_BIN))
+    if found:
+        return Path(found)
+    go = shutil.which("go")
+    if go is None:
+        return None
+    CACHE_BIN.mkdir(parents=True, exist_ok=True)
+    installed = subprocess.run(
+        [go, "install", MODULE],
+        env=os.environ | {"GOBIN": str(CACHE_BIN.resolve())},
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    candidate = CACHE_BIN / "vegeta"
+    return candidate if installed.returncode == 0 and candidate.exists() else None
+
+
+def _targets(base_url: str, commands: BkmCommands, count: int, path: Path) -> None:
+    with path.open("w") as out:
+        for _ in range(count):
+            body, headers = commands.next()
+            headers = headers | {"Content-Type": "application/json"}
+            target = {
+                "method": "POST",
+                "url": base_url + PATH,
+                "body": base64.b64encode(json.dumps(body).encode()).decode(),
+                "header": {
+                    k: [v] for k, v in (headers | {"Content-Type": "application/json"}).items()
+                },
+            }
+            out.write(json.dumps(target) + "\n")
+
+
+def _run(vegeta: Path, targets: Path, rate: float, seconds: float) -> LoadResult:
+    attack = subprocess.run(
+        [
+            str(vegeta),
+            "attack",
+            "-format=json",
+            f"-targets={targets}",
+            f"-rate={rate:g}/s",
+            f"-duration={seconds:g}s",
+            "-timeout=10s",
+            "-keepalive",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=seconds + 60,
+    )
+    encoded = subprocess.run(
+        [str(vegeta), "encode", "-to=csv"], input=attack.stdout, capture_output=True, check=True
+    )
+    result = LoadResult()
+    first = last = 0
+    for row in csv.reader(encoded.stdout.decode().splitlines()):
+        started_ns, code, latency_ns = int(row[0]), int(row[1]), int(row[2])
+        first = started_ns if not first else min(first, started_ns)
+        last = max(last, started_ns + latency_ns)
+        if code == EXPECTED_STATUS:
+            result.latencies.append(latency_ns / 1e9)
+        else:
+            result.failures[f"HTTP {code} {row[5]}".strip()] += 1
+    result.elapsed = (last - first) / 1e9
+    return result
+
+
+async def open_loop(
+    vegeta: Path, base_url: str, commands: BkmCommands, rate: float, seconds: float
+) -> LoadResult:
+    """Exactly `rate` requests per second, each a distinct registration with its own key."""
+    with tempfile.TemporaryDirectory() as scratch:
+        targets = Path(scratch) / "targets.jsonl"
+        _targets(base_url, commands, round(rate * seconds), targets)
+        return await asyncio.to_thread(_run, vegeta, targets, rate, seconds)
