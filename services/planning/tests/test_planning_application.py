@@ -27,6 +27,7 @@ from salur_kit.errors import (
 )
 from salur_planning.application import PlanningApplication
 from salur_planning.domain import Activity
+from salur_planning.integration import to_integration
 
 REGION = "32.73.01.1001"
 FACILITATOR = Principal(subject="fasilitator-bandung", role=Role.facilitator, region_prefix="32.73")
@@ -206,6 +207,25 @@ def test_story_of_a_plan_from_draft_to_funded_activity(app: PlanningApplication)
     revised = app.open_revision(me, plan.id, expected=None)
     assert (revised.number, revised.status) == (2, "draft")
     assert app.get_plan(plan.id).version_view(1).status == "superseded"
+
+    # Every plan event of the story leaves the service as a valid public event.
+    published = [
+        to_integration(app.mapper.to_domain_event(n))
+        for n in app.recorder.select_notifications(1, 1000)
+    ]
+    public = [e for e in published if e is not None]
+    assert {type(e).__name__ for e in public} >= {
+        "PlanDrafted",
+        "PlanActivityAdded",
+        "PlanActivityRevised",
+        "PlanActivityRemoved",
+        "PlanSubmitted",
+        "PlanEndorsed",
+        "ActivityChannellingOpened",
+        "ActivityFundingUpdated",
+        "PlanRevisionOpened",
+    }
+    assert all(e.subject == str(plan.id) for e in public)
 
 
 class TestGates:

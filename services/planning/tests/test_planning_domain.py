@@ -9,8 +9,10 @@ from decimal import Decimal
 from uuid import UUID, uuid4
 
 import pytest
+from salur_contracts.planning import ActivityChannellingCancelled
 from salur_kit.errors import ConflictError, NotFoundError, RuleViolationError
 from salur_planning.domain import Activity, KnownBkm, Plan, check_period
+from salur_planning.integration import to_integration
 
 pytestmark = pytest.mark.unit
 
@@ -229,6 +231,9 @@ class TestChannelling:
         plan.open_channelling(activity_id, Decimal("100000000.00"), "operator")
         plan.withdraw_channelling(activity_id, "operator")
         assert plan.channelling[activity_id].status == "withdrawn"
+        withdrawn = to_integration(plan.collect_events()[-1])
+        assert isinstance(withdrawn, ActivityChannellingCancelled)
+        assert withdrawn.activity_id == activity_id
         plan.open_channelling(activity_id, Decimal("90000000.00"), "operator")
         plan.record_agreement(activity_id, uuid4(), uuid4(), "PT Sinar", Decimal("1.00"))
         with pytest.raises(RuleViolationError, match="no partner has committed"):

@@ -10,6 +10,7 @@ import pytest
 from salur_kit.auth import Principal, Role
 from salur_kit.errors import ConflictError, ForbiddenError, NotFoundError, StaleVersionError
 from salur_registry.application import RegistryApplication
+from salur_registry.integration import to_integration
 
 FACILITATOR = Principal(
     subject="fasilitator-bandung",
@@ -112,6 +113,26 @@ def test_story_of_a_bkm_from_registration_to_suspension(app: RegistryApplication
     }
     assert reloaded.version == 11
 
+    # Every event of the story leaves the service as a valid public event.
+    published = [
+        to_integration(app.mapper.to_domain_event(n))
+        for n in app.recorder.select_notifications(1, 100)
+    ]
+    assert [type(e).__name__ for e in published] == [
+        "BkmRegistered",
+        "BkmUnitAdded",
+        "BkmUnitAdded",
+        "BkmUnitAdded",
+        "BkmBankAccountChanged",
+        "BkmVerified",
+        "BkmBankAccountConfirmed",
+        "BkmBankAccountChanged",
+        "BkmBankAccountConfirmed",
+        "BkmSuspended",
+        "BkmReinstated",
+    ]
+    assert all(e is not None and e.subject == str(bkm_id) for e in published)
+
 
 def test_story_of_a_partner(app: RegistryApplication) -> None:
     partner_id = uuid4()
@@ -128,6 +149,11 @@ def test_story_of_a_partner(app: RegistryApplication) -> None:
     partner = app.verify_partner(FACILITATOR, partner_id, expected=1)
     assert partner.status == "verified"
     assert app.get_partner(partner_id).version == 2
+    published = [
+        to_integration(app.mapper.to_domain_event(n))
+        for n in app.recorder.select_notifications(1, 100)
+    ]
+    assert [type(e).__name__ for e in published] == ["PartnerRegistered", "PartnerVerified"]
 
 
 class TestAuthorisation:

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from salur_contracts import planning as contract
 from salur_contracts.base import IntegrationEvent
+from salur_kit.integration import Mapping, copied
 
 from salur_planning.domain import Channelling
 
 
 def _plan(e: Any) -> dict[str, Any]:
     return {"plan_id": e.originator_id, "bkm_id": e.bkm_id, "region_code": e.region_code}
-
-
-def _drafted(e: Any) -> IntegrationEvent:
-    return contract.PlanDrafted(
-        **_plan(e),
-        plan_version=1,
-        start_year=e.start_year,
-        end_year=e.end_year,
-        drafted_by=e.drafted_by,
-    )
 
 
 def _activity(e: Any) -> dict[str, Any]:
@@ -59,42 +49,6 @@ def _activity_revised(e: Any) -> IntegrationEvent:
     return contract.PlanActivityRevised(**_activity(e))
 
 
-def _activity_removed(e: Any) -> IntegrationEvent:
-    return contract.PlanActivityRemoved(
-        **_plan(e), plan_version=e.plan_version, activity_id=e.activity_id
-    )
-
-
-def _submitted(e: Any) -> IntegrationEvent:
-    return contract.PlanSubmitted(
-        **_plan(e),
-        plan_version=e.plan_version,
-        activity_count=e.activity_count,
-        total_cost=e.total_cost,
-        submitted_by=e.submitted_by,
-    )
-
-
-def _endorsed(e: Any) -> IntegrationEvent:
-    return contract.PlanEndorsed(
-        **_plan(e),
-        plan_version=e.plan_version,
-        meeting_date=e.meeting_date,
-        attendance=e.attendance,
-        minutes_sha256=e.minutes_sha256,
-        endorsed_by=e.endorsed_by,
-    )
-
-
-def _revision_opened(e: Any) -> IntegrationEvent:
-    return contract.PlanRevisionOpened(
-        **_plan(e),
-        plan_version=e.plan_version,
-        previous_version=e.previous_version,
-        opened_by=e.opened_by,
-    )
-
-
 def _channelling_opened(e: Any) -> IntegrationEvent:
     a = e.activity
     return contract.ActivityChannellingOpened(
@@ -108,12 +62,6 @@ def _channelling_opened(e: Any) -> IntegrationEvent:
         estimated_cost=a["estimated_cost"],
         amount_needed=e.amount_needed,
         opened_by=e.opened_by,
-    )
-
-
-def _channelling_withdrawn(e: Any) -> IntegrationEvent:
-    return contract.ActivityChannellingCancelled(
-        **_plan(e), activity_id=e.activity_id, withdrawn_by=e.withdrawn_by
     )
 
 
@@ -135,16 +83,16 @@ def _funding_changed(e: Any) -> IntegrationEvent:
     )
 
 
-MAPPINGS: dict[str, Callable[[Any], IntegrationEvent]] = {
-    "Plan.Drafted": _drafted,
+MAPPINGS: dict[str, Mapping] = {
+    "Plan.Drafted": copied(contract.PlanDrafted, plan_version=1),
     "Plan.ActivityAdded": _activity_added,
     "Plan.ActivityRevised": _activity_revised,
-    "Plan.ActivityRemoved": _activity_removed,
-    "Plan.Submitted": _submitted,
-    "Plan.Endorsed": _endorsed,
-    "Plan.RevisionOpened": _revision_opened,
+    "Plan.ActivityRemoved": copied(contract.PlanActivityRemoved),
+    "Plan.Submitted": copied(contract.PlanSubmitted),
+    "Plan.Endorsed": copied(contract.PlanEndorsed),
+    "Plan.RevisionOpened": copied(contract.PlanRevisionOpened),
     "Plan.ChannellingOpened": _channelling_opened,
-    "Plan.ChannellingWithdrawn": _channelling_withdrawn,
+    "Plan.ChannellingWithdrawn": copied(contract.ActivityChannellingCancelled),
     "Plan.FundingChanged": _funding_changed,
 }
 
