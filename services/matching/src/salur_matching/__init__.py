@@ -1,0 +1,1 @@
+"""Salur matching: explained matches between plan activities and funding opportunities."""

@@ -1,0 +1,1 @@
+"""Salur opportunities: funding opportunities partners offer, and their envelopes."""

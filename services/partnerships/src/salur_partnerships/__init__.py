@@ -1,0 +1,1 @@
+"""Salur partnerships: proposals, agreements, tranches and realisation reports."""
