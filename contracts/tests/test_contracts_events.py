@@ -53,7 +53,7 @@ def test_every_event_is_documented_and_named_in_the_past_tense(
     event: type[IntegrationEvent],
 ) -> None:
     assert event.__doc__
-    assert re.search(r"(ed|Added|Removed)$", event.__name__), event.__name__
+    assert re.search(r"(ed|Withdrawn)$", event.__name__), event.__name__
 
 
 @pytest.mark.parametrize("event", EVENTS, ids=lambda e: e.__name__)

@@ -4,7 +4,7 @@ Importing the package registers every event module, so `cloudevents.decode` know
 catalogue whichever submodule a consumer imports first.
 """
 
-from salur_contracts import partnerships, planning, registry
+from salur_contracts import matching, opportunities, partnerships, planning, registry
 from salur_contracts.base import CATALOGUE, IntegrationEvent, UnknownEventTypeError, lookup
 
 __all__ = [
@@ -12,6 +12,8 @@ __all__ = [
     "IntegrationEvent",
     "UnknownEventTypeError",
     "lookup",
+    "matching",
+    "opportunities",
     "partnerships",
     "planning",
     "registry",

@@ -38,6 +38,9 @@ class IntegrationEvent(BaseModel):
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
+        # Private bases (`_PlanningEvent`) share fields; only public classes are events.
+        if cls.__name__.startswith("_"):
+            return
         if all(hasattr(cls, name) for name in ("source_service", "version", "subject_field")):
             _register(cls)
 

@@ -17,10 +17,12 @@ from pydantic import Field
 
 from salur_contracts.base import IntegrationEvent
 from salur_contracts.values import (
+    ActivityKind,
     Aspect,
     BkmId,
     Money,
     PartnerId,
+    Percentage,
     PositiveMoney,
     RegionCode,
     SubjectId,
@@ -30,26 +32,6 @@ _PLAN_ID = "b7e4a1c2-5d3f-4a6b-9c8e-1f2a3b4c5d6e"
 _ACTIVITY_ID = "0f9e8d7c-6b5a-4c3d-8e2f-1a0b9c8d7e6f"
 _BKM_ID = "3f2b8c1e-6d4a-4c7b-9a51-2e8f0d6b7c90"
 _OPERATOR = "operator-3f2b8c1e"
-
-ActivityKind = Literal[
-    "drainage",
-    "roads",
-    "clean_water",
-    "sanitation",
-    "waste_management",
-    "housing_rehabilitation",
-    "public_facility",
-    "revolving_loan",
-    "skills_training",
-    "business_development",
-    "scholarship",
-    "health",
-    "nutrition",
-    "elderly_care",
-    "disaster_preparedness",
-    "other",
-]
-"""What an activity builds or provides; the list of the programme's usual menu."""
 
 FundingStatus = Literal[
     "seeking_funding",
@@ -146,7 +128,7 @@ class _ActivityEvent(_PlanningEvent):
     swadaya_amount: Money = Field(
         description="Community self-help share (swadaya), in rupiah.", examples=["15000000.00"]
     )
-    swadaya_percent: Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,2})?$")] | None = Field(
+    swadaya_percent: Percentage | None = Field(
         description="The self-help share as a percentage of the cost, when planned that way.",
         examples=["10"],
     )

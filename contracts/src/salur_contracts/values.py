@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, Literal, TypeAlias
 from uuid import UUID
 
-from pydantic import BeforeValidator, PlainSerializer, PlainValidator, WithJsonSchema
+from pydantic import BeforeValidator, Field, PlainSerializer, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 # -- money ---------------------------------------------------------------------------------
@@ -213,6 +213,27 @@ BkmStatus = Literal["registered", "verified", "suspended"]
 PartnerStatus = Literal["registered", "verified"]
 Aspect = Literal["environment", "economy", "social"]
 """Tridaya: the three aspects of poverty alleviation an activity addresses."""
+ActivityKind = Literal[
+    "drainage",
+    "roads",
+    "clean_water",
+    "sanitation",
+    "waste_management",
+    "housing_rehabilitation",
+    "public_facility",
+    "revolving_loan",
+    "skills_training",
+    "business_development",
+    "scholarship",
+    "health",
+    "nutrition",
+    "elderly_care",
+    "disaster_preparedness",
+    "other",
+]
+"""What an activity builds or provides; the list of the programme's usual menu."""
+Percentage = Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,2})?$")]
+"""A percentage as a decimal string with at most two decimals, e.g. `"10"` or `"12.5"`."""
 BankAccountConfirmation = Literal["confirmed", "awaiting_confirmation"]
 
 

@@ -9,8 +9,15 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field, model_validator
-from salur_contracts.planning import ActivityKind, FundingStatus
-from salur_contracts.values import Aspect, Money, PositiveMoney, RegionCode, RegionPrefix
+from salur_contracts.planning import FundingStatus
+from salur_contracts.values import (
+    ActivityKind,
+    Aspect,
+    Money,
+    PositiveMoney,
+    RegionCode,
+    RegionPrefix,
+)
 from salur_kit.auth import Principal, current_principal
 from salur_kit.http import CommandModel, expected_version, set_etag
 
