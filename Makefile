@@ -23,6 +23,7 @@ exit $$rc
 endef
 
 .PHONY: help install infra-up up down clean status logs test test-unit lint fmt bench
+.PHONY: kustomize deploy-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -66,7 +67,7 @@ logs: ## tail every log; one with S=kafka|postgres|<service>
 		*) infra/services.sh logs "$(S)" ;; \
 	esac
 
-test: install infra-up ## all tests against real Kafka and Postgres (PYTEST_ARGS=... to narrow)
+test: install infra-up kustomize ## all tests against real Kafka and Postgres (PYTEST_ARGS=... to narrow)
 	@$(call run_pytest,)
 
 test-unit: install ## unit tests only (-m unit); starts nothing
@@ -80,6 +81,12 @@ lint: ## ruff check, ruff format --check, mypy (strict)
 fmt: ## ruff fix + format
 	uv run --frozen ruff check --fix .
 	uv run --frozen ruff format .
+
+kustomize: ## kustomize into .cache/go-bin via the Go module proxy (once; deploy/tools.sh)
+	@deploy/tools.sh kustomize >/dev/null
+
+deploy-check: install kustomize ## render every deploy/ overlay and validate it (tests/deploy, offline)
+	@$(call run_pytest,tests/deploy -m "not integration")
 
 bench: install ## benchmarks (python -m benchmarks)
 	uv run --frozen python -m benchmarks
