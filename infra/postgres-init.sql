@@ -19,3 +19,11 @@ FROM unnest(ARRAY[
 ]) AS name
 WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = name)
 \gexec
+
+-- The audit ledger's writer: the service appends with a role that may only INSERT and
+-- SELECT (privileges granted per table by the audit service's migration, as their owner).
+SELECT 'CREATE ROLE salur_audit_writer LOGIN PASSWORD ''salur'''
+WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'salur_audit_writer')
+\gexec
+-- Membership lets the owner end the writer's sessions (DROP DATABASE ... WITH (FORCE)).
+GRANT salur_audit_writer TO salur;

@@ -1,0 +1,3 @@
+from salur_audit.bootstrap import serve
+
+serve()

@@ -1,0 +1,57 @@
+"""Reading whole topics from their first offset to the end seen at the start."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord, TopicPartition
+
+Progress = Callable[[int, int], None]
+
+
+async def partitions(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list[TopicPartition]:
+    await consumer.topics()  # loads cluster metadata, which partitions_for_topic reads
+    found: list[TopicPartition] = []
+    for topic in topics:
+        numbers = consumer.partitions_for_topic(topic)
+        if not numbers:
+            raise LookupError(f"topic {topic} does not exist")
+        found.extend(TopicPartition(topic, number) for number in sorted(numbers))
+    return found
+
+
+def frontier_key(topic: str, partition: int) -> str:
+    return f"{topic}:{partition}"
+
+
+async def read_to_end(
+    bootstrap_servers: str, topics: Sequence[str], *, progress: Progress | None = None
+) -> AsyncIterator[ConsumerRecord]:
+    """Every record now on `topics`, each partition in order (partitions interleaved)."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    try:
+        assigned = await partitions(consumer, topics)
+        consumer.assign(assigned)
+        starts = await consumer.beginning_offsets(assigned)
+        ends = await consumer.end_offsets(assigned)
+        total = sum(ends[tp] - starts[tp] for tp in assigned)
+        remaining = {tp for tp in assigned if ends[tp] > starts[tp]}
+        await consumer.seek_to_beginning(*assigned)
+        done = 0
+        while remaining:
+            batch = await consumer.getmany(*remaining, timeout_ms=500, max_records=5000)
+            for tp, records in batch.items():
+                for record in records:
+                    if record.offset < ends[tp]:
+                        done += 1
+                        yield record
+                if records and records[-1].offset + 1 >= ends[tp]:
+                    remaining.discard(tp)
+            if progress is not None:
+                progress(done, total)
+    finally:
+        await consumer.stop()
