@@ -42,6 +42,18 @@ class ConsumerSpec:
     effects: Callable[[ServiceApplication], Effects]
 
 
+Loop = Callable[[asyncio.Event], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class LoopSpec:
+    """A background loop of the service's own (e.g. a check driven by time), supervised
+    like the relay: `make` builds it from the running service once the pools are open."""
+
+    name: str
+    make: Callable[[Running], Loop]
+
+
 @dataclass(frozen=True)
 class ServiceSpec:
     name: str
@@ -52,6 +64,7 @@ class ServiceSpec:
     topic: str
     projections: Sequence[Callable[[], Projection]] = ()
     consumers: Sequence[ConsumerSpec] = field(default_factory=tuple)
+    loops: Sequence[LoopSpec] = ()
 
 
 @dataclass
@@ -145,9 +158,10 @@ def build_api(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
                 subscribe(broker, consumer)
                 running.consumers.append(consumer)
             await broker.start()
-        loops: list[tuple[str, Callable[[asyncio.Event], Awaitable[None]]]] = [
+        loops: list[tuple[str, Loop]] = [
             ("relay", running.relay.run),
             *[(runner.name, runner.run) for runner in running.projections],
+            *[(loop.name, loop.make(running)) for loop in spec.loops],
         ]
         running.tasks = [
             asyncio.create_task(supervise(name, loop, running.stopping)) for name, loop in loops
