@@ -1,0 +1,196 @@
+"""Opportunities' query side: published opportunities in an indexed Postgres table, so
+"what is open for this region, aspect and kind" never replays aggregates.
+
+Region eligibility is stored as one row per eligible prefix of an open opportunity. A
+region code's own prefixes are few (`32`, `32.73`, `32.73.01`, `32.73.01.1001`), so "which
+opportunities cover this kelurahan" is an equality lookup of at most four keys in a B-tree,
+not a LIKE over every opportunity's prefixes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import dict_row
+
+from salur_opportunities.domain import Terms
+
+_OPEN = "status = 'open'"
+
+DDL = (
+    "CREATE TABLE IF NOT EXISTS opportunity ("
+    " seq bigserial UNIQUE, opportunity_id uuid PRIMARY KEY, partner_id uuid NOT NULL,"
+    " partner_name text NOT NULL, status text NOT NULL, revision integer NOT NULL,"
+    " title text NOT NULL, source_kind text NOT NULL, aspects text[] NOT NULL,"
+    " activity_kinds text[] NOT NULL, eligible_regions text[] NOT NULL,"
+    " min_amount numeric(20, 2) NOT NULL, max_amount numeric(20, 2) NOT NULL,"
+    " envelope numeric(20, 2) NOT NULL, committed numeric(20, 2) NOT NULL DEFAULT 0,"
+    " remaining numeric(20, 2) NOT NULL, required_swadaya_percent numeric(5, 2) NOT NULL,"
+    " open_date date NOT NULL, close_date date NOT NULL)",
+    # Rows exist only while the opportunity is open: the region index holds nothing else.
+    "CREATE TABLE IF NOT EXISTS opportunity_open_region ("
+    " prefix text NOT NULL, opportunity_id uuid NOT NULL, PRIMARY KEY (prefix, opportunity_id))",
+    "CREATE INDEX IF NOT EXISTS opportunity_open_region_by_opportunity"
+    " ON opportunity_open_region (opportunity_id)",
+    f"CREATE INDEX IF NOT EXISTS opportunity_open ON opportunity (seq) WHERE {_OPEN}",
+    "CREATE INDEX IF NOT EXISTS opportunity_open_aspects ON opportunity USING gin (aspects)"
+    f" WHERE {_OPEN}",
+    "CREATE INDEX IF NOT EXISTS opportunity_open_kinds ON opportunity USING gin"
+    f" (activity_kinds) WHERE {_OPEN}",
+    # The scheduled close asks which open opportunities are past their close date.
+    f"CREATE INDEX IF NOT EXISTS opportunity_open_due ON opportunity (close_date) WHERE {_OPEN}",
+)
+
+_COLUMNS = (
+    "seq, opportunity_id, partner_id, partner_name, status, revision, title, source_kind,"
+    " aspects, activity_kinds, eligible_regions, min_amount, max_amount, envelope,"
+    " committed, remaining, required_swadaya_percent, open_date, close_date"
+)
+
+
+def region_prefixes(region: str) -> list[str]:
+    """A region code's own prefixes, whole segments only: `32.73.01` -> 32, 32.73, 32.73.01."""
+    parts = region.split(".")
+    return [".".join(parts[: n + 1]) for n in range(len(parts))]
+
+
+def _described(event: Any) -> dict[str, Any]:
+    terms = Terms.from_state(event.terms)
+    return {
+        "id": event.originator_id,
+        "partner_id": event.partner_id,
+        "partner_name": event.partner_name,
+        "revision": event.revision,
+        "title": terms.title,
+        "source_kind": terms.source_kind,
+        "aspects": list(terms.aspects),
+        "activity_kinds": list(terms.activity_kinds),
+        "eligible_regions": list(terms.eligible_regions),
+        "min_amount": terms.min_amount,
+        "max_amount": terms.max_amount,
+        "envelope": terms.envelope,
+        "percent": terms.required_swadaya_percent,
+        "open_date": terms.open_date,
+        "close_date": terms.close_date,
+    }
+
+
+async def _set_regions(
+    conn: psycopg.AsyncConnection[Any], opportunity_id: UUID, prefixes: Any
+) -> None:
+    await conn.execute(
+        "DELETE FROM opportunity_open_region WHERE opportunity_id = %s", (opportunity_id,)
+    )
+    if prefixes:
+        await conn.execute(
+            "INSERT INTO opportunity_open_region (prefix, opportunity_id)"
+            " SELECT unnest(%s::text[]), %s",
+            (list(prefixes), opportunity_id),
+        )
+
+
+class OpenOpportunities:
+    """Projection of published opportunities and their envelopes (see `salur_kit.projection`)."""
+
+    name: str = "opportunities-open"
+    ddl: Sequence[str] = DDL
+
+    async def apply(self, conn: psycopg.AsyncConnection[Any], event: Any) -> None:
+        kind = type(event).__qualname__
+        if kind == "Opportunity.Published":
+            row = _described(event)
+            await conn.execute(
+                "INSERT INTO opportunity (opportunity_id, partner_id, partner_name, status,"
+                " revision, title, source_kind, aspects, activity_kinds, eligible_regions,"
+                " min_amount, max_amount, envelope, remaining, required_swadaya_percent,"
+                " open_date, close_date) VALUES (%(id)s, %(partner_id)s, %(partner_name)s,"
+                " 'open', %(revision)s, %(title)s, %(source_kind)s, %(aspects)s,"
+                " %(activity_kinds)s, %(eligible_regions)s, %(min_amount)s, %(max_amount)s,"
+                " %(envelope)s, %(envelope)s, %(percent)s, %(open_date)s, %(close_date)s)"
+                " ON CONFLICT (opportunity_id) DO NOTHING",
+                row,
+            )
+            await _set_regions(conn, row["id"], row["eligible_regions"])
+        elif kind == "Opportunity.Revised":
+            row = _described(event)
+            await conn.execute(
+                "UPDATE opportunity SET revision = %(revision)s, title = %(title)s,"
+                " source_kind = %(source_kind)s, aspects = %(aspects)s,"
+                " activity_kinds = %(activity_kinds)s, eligible_regions = %(eligible_regions)s,"
+                " min_amount = %(min_amount)s, max_amount = %(max_amount)s,"
+                " envelope = %(envelope)s, remaining = %(envelope)s - committed,"
+                " required_swadaya_percent = %(percent)s, open_date = %(open_date)s,"
+                " close_date = %(close_date)s WHERE opportunity_id = %(id)s",
+                row,
+            )
+            await _set_regions(conn, row["id"], row["eligible_regions"])
+        elif kind in ("Opportunity.Closed", "Opportunity.Cancelled"):
+            status = "closed" if kind == "Opportunity.Closed" else "cancelled"
+            await conn.execute(
+                "UPDATE opportunity SET status = %s WHERE opportunity_id = %s",
+                (status, event.originator_id),
+            )
+            await _set_regions(conn, event.originator_id, ())
+        elif kind in ("Opportunity.EnvelopeCommitted", "Opportunity.EnvelopeReleased"):
+            await conn.execute(
+                "UPDATE opportunity SET committed = %s, remaining = %s WHERE opportunity_id = %s",
+                (event.committed, event.remaining, event.originator_id),
+            )
+
+
+async def list_open(
+    conn: psycopg.AsyncConnection[Any],
+    *,
+    region: str | None,
+    aspect: str | None,
+    kind: str | None,
+    amount: Decimal | None,
+    after: int,
+    limit: int,
+) -> Sequence[dict[str, Any]]:
+    """Open opportunities, oldest first, keyset-paginated by `seq`.
+
+    `region` (a code or a prefix) matches an opportunity when one of its eligible prefixes
+    is a prefix of it; `amount` matches when it lies within the per-activity range and
+    what remains of the envelope can still fund it.
+    """
+    where = [_OPEN, "seq > %(after)s"]
+    params: dict[str, Any] = {"after": after, "limit": limit}
+    if region:
+        where.append(
+            "opportunity_id IN (SELECT opportunity_id FROM opportunity_open_region"
+            " WHERE prefix = ANY(%(prefixes)s))"
+        )
+        params["prefixes"] = region_prefixes(region)
+    if aspect:
+        where.append("aspects @> ARRAY[%(aspect)s]::text[]")
+        params["aspect"] = aspect
+    if kind:
+        where.append("activity_kinds @> ARRAY[%(kind)s]::text[]")
+        params["kind"] = kind
+    if amount is not None:
+        where.append("min_amount <= %(amount)s AND max_amount >= %(amount)s")
+        where.append("remaining >= %(amount)s")
+        params["amount"] = amount
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        f"SELECT {_COLUMNS} FROM opportunity WHERE {' AND '.join(where)}"
+        " ORDER BY seq LIMIT %(limit)s",
+        params,
+    )
+    return await cur.fetchall()
+
+
+async def due_to_close(conn: psycopg.AsyncConnection[Any], today: dt.date) -> list[UUID]:
+    """Open opportunities whose close date is before `today`."""
+    cur = await conn.execute(
+        f"SELECT opportunity_id FROM opportunity WHERE {_OPEN} AND close_date < %s"
+        " ORDER BY close_date",
+        (today,),
+    )
+    return [row[0] for row in await cur.fetchall()]
