@@ -18,7 +18,7 @@ from eventsourcing.domain import DomainEvent
 from salur_contracts.matching import match_id
 
 from salur_matching.engine import Proposal, Transition, Withdrawal
-from salur_matching.facts import Activity, Opportunity
+from salur_matching.facts import Activity, Opportunity, from_cents
 from salur_matching.rules import RULE_NAMES
 
 
@@ -71,7 +71,7 @@ def event_for(transition: Transition) -> DomainEvent:
             **_pair(a, o, transition.version),
             aspect=a.aspect,
             region_code=a.region_code,
-            amount_needed=Decimal(a.outstanding) / 100,
+            amount_needed=from_cents(a.outstanding),
             score=transition.score,
             rules_passed=RULE_NAMES,
             reasons=tuple(r._asdict() for r in transition.reasons),

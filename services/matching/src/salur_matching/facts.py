@@ -37,6 +37,11 @@ def cents(amount: Decimal) -> int:
     return int(amount * 100)
 
 
+def from_cents(amount_cents: int) -> Decimal:
+    """Sen -> rupiah as an exact two-place Decimal (the contracts' money)."""
+    return Decimal(amount_cents).scaleb(-2)
+
+
 def basis_points(percent: str) -> int:
     """A percentage string such as "12.5" -> 1250 basis points."""
     return int(Decimal(percent) * 100)
