@@ -54,7 +54,10 @@ async def deliver(consumer: TrackedConsumer, items: list[Versioned]) -> list[Out
     return outcomes
 
 
-def stored_match_events(app: MatchingApplication) -> list[matching.MatchProposed | matching.MatchWithdrawn]:
+MatchEvent = matching.MatchProposed | matching.MatchWithdrawn
+
+
+def stored_match_events(app: MatchingApplication) -> list[MatchEvent]:
     found = []
     for notification in app.recorder.select_notifications(1, 10_000):
         data = to_integration(app.mapper.to_domain_event(notification))
@@ -160,7 +163,7 @@ async def test_a_failed_transaction_leaves_memory_as_it_was(fresh_database_url: 
     from salur_kit.eventstore import postgres_env
 
     app = MatchingApplication(postgres_env(fresh_database_url))
-    feed, activity, opportunity = world()
+    feed, _activity, opportunity = world()
     for event, version in feed.events[:-1]:
         app.take_into_account(event, version, Tracking(f"t:{event.subject}", version))
     published, version = feed.events[-1]
