@@ -14,7 +14,6 @@ from pathlib import Path
 import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from salur_audit import ledger, merkle
 from salur_audit.signing import Signer, generate
 from salur_audit.testing import Story, entries_of, writer_url

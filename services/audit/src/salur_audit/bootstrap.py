@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from psycopg_pool import AsyncConnectionPool
 from salur_kit import telemetry
+from salur_kit.consumer import dead_letter_topic
 from salur_kit.http import InMemoryIdempotencyStore, create_api
 from salur_kit.kafka import new_producer
 from salur_kit.runtime import supervise, token_verifier
@@ -42,6 +43,7 @@ def build_api(settings: AuditSettings) -> FastAPI:
         source_topics=settings.source_topics,
         checkpoint_topic=settings.checkpoint_topic,
         group=CONSUMER_GROUP,
+        dead_letters=dead_letter_topic(CONSUMER_GROUP),
         seal_interval_seconds=settings.seal_interval_seconds,
         checkpoint_interval_seconds=settings.checkpoint_interval_seconds,
         max_batch=settings.max_batch,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer
@@ -10,15 +11,26 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 Progress = Callable[[int, int], None]
 
 
-async def partitions(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list[TopicPartition]:
-    await consumer.topics()  # loads cluster metadata, which partitions_for_topic reads
-    found: list[TopicPartition] = []
-    for topic in topics:
-        numbers = consumer.partitions_for_topic(topic)
-        if not numbers:
-            raise LookupError(f"topic {topic} does not exist")
-        found.extend(TopicPartition(topic, number) for number in sorted(numbers))
-    return found
+async def partitions(
+    consumer: AIOKafkaConsumer, topics: Sequence[str], *, wait_seconds: float = 10.0
+) -> list[TopicPartition]:
+    """Every partition of `topics`; a topic just created may take a moment to appear."""
+    deadline = asyncio.get_running_loop().time() + wait_seconds
+    while True:
+        # `topics()` fetches fresh metadata but does not keep it, and partitions_for_topic
+        # reads only the kept copy; so read the partitions from the fetched cluster itself.
+        cluster = await consumer._client.fetch_all_metadata()
+        missing = [t for t in topics if not cluster.partitions_for_topic(t)]
+        if not missing:
+            break
+        if asyncio.get_running_loop().time() > deadline:
+            raise LookupError(f"topic(s) {', '.join(missing)} do not exist")
+        await asyncio.sleep(0.2)
+    return [
+        TopicPartition(topic, number)
+        for topic in topics
+        for number in sorted(cluster.partitions_for_topic(topic))
+    ]
 
 
 def frontier_key(topic: str, partition: int) -> str:

@@ -67,6 +67,7 @@ class Sequencer:
     source_topics: Sequence[str]
     checkpoint_topic: str
     group: str = "audit"
+    dead_letters: str = dead_letter_topic("audit")
     seal_interval_seconds: float = 1.0
     checkpoint_interval_seconds: float = 300.0
     max_batch: int = 5000
@@ -197,7 +198,7 @@ class Sequencer:
             ("x-dlq-attempts", b"0"),
         ]
         await self.producer.send_and_wait(
-            dead_letter_topic(self.group), record.value or b"", key=record.key, headers=headers
+            self.dead_letters, record.value or b"", key=record.key, headers=headers
         )
         log.error(
             "record dead-lettered",
