@@ -1,0 +1,259 @@
+"""Rebuild matching's state from the topics, from offset zero, into a fresh database.
+
+    uv run python -m salur_matching.rebuild --database-url postgresql://.../salur_matching_new
+
+A plain aiokafka consumer (no group) reads every partition of the input topics from its
+beginning to the end offset seen at the start, thousands of records per fetch; each event
+changes the facts in memory only, and the eligible pairs are decided once at the end. The
+result is written in a few large transactions (COPY): facts, matches, and the next offset
+of every partition read.
+
+Order: each partition is read in order, so each aggregate's events are applied in order
+(the Kafka key is the aggregate id); partitions and topics interleave as the fetches come.
+That is enough because a fact is "the latest event of its aggregate" and the standing
+matches are a function of the facts alone (see `engine`; a property test applies the same
+events in random interleavings and checks the result never changes).
+
+Matching's own topic (`salur.matching.events.v1`) is read too: it says which version of
+each match was last published and whether it stands. Where the rebuilt decision differs
+(or a pair was never published), the rebuild stores the next match event, so the relay
+publishes only the corrections and every version continues the published history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from uuid import UUID
+
+import psycopg
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord, TopicPartition
+from salur_contracts import matching
+from salur_contracts.cloudevents import MalformedEventError, UnknownEventTypeError, decode
+from salur_kit.eventstore import postgres_env
+
+from salur_matching.application import MatchingApplication
+from salur_matching.bootstrap import INPUT_TOPICS
+from salur_matching.domain import event_for
+from salur_matching.engine import Engine, Proposal, Transition, Withdrawal, withdrawal_reason
+from salur_matching.store import match_params
+
+OWN_TOPIC = matching.MatchProposed.topic()
+FETCH_RECORDS = 5000
+
+
+@dataclass
+class Published:
+    """The last published version of each match (odd: it stands)."""
+
+    versions: dict[tuple[UUID, UUID], int] = field(default_factory=dict)
+
+    def take(self, data: matching.MatchProposed | matching.MatchWithdrawn, version: int) -> None:
+        pair = (data.activity_id, data.opportunity_id)
+        if version > self.versions.get(pair, 0):
+            self.versions[pair] = version
+
+
+@dataclass
+class Rebuilt:
+    engine: Engine
+    events: int
+    skipped: int
+    corrections: list[Transition]
+    positions: dict[TopicPartition, int]
+    read_seconds: float
+    decide_seconds: float
+    write_seconds: float = 0.0
+
+    @property
+    def seconds(self) -> float:
+        return self.read_seconds + self.decide_seconds + self.write_seconds
+
+
+async def records_from_zero(
+    bootstrap: str, topics: Sequence[str], *, fetch_records: int = FETCH_RECORDS
+) -> AsyncIterator[tuple[dict[TopicPartition, int], list[ConsumerRecord[bytes, bytes]]]]:
+    """Batches of records of every partition, from the beginning to the end seen at start."""
+    # Without a group, a subscribed consumer is assigned every partition of its topics.
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_bytes=64 * 1024 * 1024,
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        partitions = await _assigned(consumer, topics)
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        starts: dict[TopicPartition, int] = await consumer.beginning_offsets(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        pending = {tp for tp in partitions if starts[tp] < ends[tp]}
+        while pending:
+            fetched = await consumer.getmany(*pending, timeout_ms=500, max_records=fetch_records)
+            batch: list[ConsumerRecord[bytes, bytes]] = []
+            for tp, records in fetched.items():
+                batch += [r for r in records if r.offset < ends[tp]]
+            for tp in list(pending):
+                if await consumer.position(tp) >= ends[tp]:
+                    pending.discard(tp)
+            yield ends, batch
+        yield ends, []
+    finally:
+        await consumer.stop()
+
+
+async def _assigned(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list[TopicPartition]:
+    deadline = time.monotonic() + 30
+    while {tp.topic for tp in consumer.assignment()} != set(topics):
+        if time.monotonic() > deadline:
+            missing = set(topics) - {tp.topic for tp in consumer.assignment()}
+            raise RuntimeError(f"no partitions found for {', '.join(sorted(missing))}")
+        await asyncio.sleep(0.05)
+    return sorted(consumer.assignment())
+
+
+async def rebuild(
+    bootstrap: str,
+    input_topics: Sequence[str] = INPUT_TOPICS,
+    own_topic: str | None = OWN_TOPIC,
+) -> Rebuilt:
+    """The facts and matches the topics imply, and the match events still to publish."""
+    engine, published = Engine(), Published()
+    events = skipped = 0
+    positions: dict[TopicPartition, int] = {}
+    started = time.perf_counter()
+    topics = [*input_topics, *([own_topic] if own_topic else [])]
+    async for ends, batch in records_from_zero(bootstrap, topics):
+        positions = ends
+        for record in batch:
+            try:
+                envelope = decode(record.key, record.value, record.headers)
+            except (MalformedEventError, UnknownEventTypeError):
+                skipped += 1  # live, the consumer dead-letters these: no effect either way
+                continue
+            events += 1
+            data = envelope.data
+            if isinstance(data, matching.MatchProposed | matching.MatchWithdrawn):
+                published.take(data, envelope.aggregate_version)
+            else:
+                engine.apply(data, envelope.aggregate_version, decide=False)
+    read = time.perf_counter() - started
+    started = time.perf_counter()
+    corrections = decide(engine, published)
+    return Rebuilt(
+        engine=engine,
+        events=events,
+        skipped=skipped,
+        corrections=corrections,
+        positions=positions,
+        read_seconds=read,
+        decide_seconds=time.perf_counter() - started,
+    )
+
+
+def decide(engine: Engine, published: Published) -> list[Transition]:
+    """Set every match's version from the published history and the rebuilt decision."""
+    eligible = engine.eligible_pairs()
+    corrections: list[Transition] = []
+    versions: list[tuple[UUID, UUID, int]] = []
+    for pair in sorted(eligible | published.versions.keys()):
+        version = published.versions.get(pair, 0)
+        standing = version % 2 == 1
+        activity = engine.activities.get(pair[0])
+        opportunity = engine.opportunities.get(pair[1])
+        if activity is None or opportunity is None:
+            continue  # published about facts no input topic holds any more: leave it be
+        if (pair in eligible) != standing:
+            version += 1
+            if standing:
+                bkm = engine.bkms.get(activity.bkm_id)
+                because, explanation = withdrawal_reason(activity, opportunity, bkm)
+                corrections.append(Withdrawal(activity, opportunity, version, because, explanation))
+            else:
+                ranked = engine.explain(*pair)[1]
+                assert ranked is not None
+                corrections.append(
+                    Proposal(activity, opportunity, version, ranked.score, ranked.reasons)
+                )
+        versions.append((*pair, version))
+    engine.load((), versions)
+    return corrections
+
+
+def write(database_url: str, rebuilt: Rebuilt) -> None:
+    """Store the rebuilt state in an empty database, in three transactions."""
+    started = time.perf_counter()
+    app = MatchingApplication(postgres_env(database_url))
+    try:
+        if app.engine.activities or app.engine.opportunities or app.engine.versions:
+            raise SystemExit(f"{database_url} already holds matching state: rebuild into a new one")
+        with psycopg.connect(database_url) as conn:
+            with conn.cursor().copy("COPY matching_fact (kind, id, state) FROM STDIN") as copy:
+                for kind, key, row in rebuilt.engine.fact_rows():
+                    copy.write_row((kind, key, json.dumps(row)))
+            with conn.cursor().copy(
+                "COPY matching_match (match_id, activity_id, opportunity_id, version, standing)"
+                " FROM STDIN"
+            ) as copy:
+                for (activity_id, opportunity_id), version in rebuilt.engine.versions.items():
+                    copy.write_row(match_params(activity_id, opportunity_id, version))
+            with conn.cursor().copy(
+                "COPY matching_rebuild (topic, partition, next_offset) FROM STDIN"
+            ) as copy:
+                for tp, offset in rebuilt.positions.items():
+                    copy.write_row((tp.topic, tp.partition, offset))
+        stored = [app.mapper.to_stored_event(event_for(t)) for t in rebuilt.corrections]
+        for start in range(0, len(stored), 10_000):
+            app.recorder.insert_events(stored[start : start + 10_000])
+    finally:
+        app.close()
+    rebuilt.write_seconds = time.perf_counter() - started
+
+
+async def commit_group(bootstrap: str, group: str, positions: dict[TopicPartition, int]) -> None:
+    """Let the service's consumer group resume right after what the rebuild read."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        inputs = {tp: offset for tp, offset in positions.items() if tp.topic != OWN_TOPIC}
+        consumer.assign(list(inputs))
+        await consumer.commit(inputs)
+    finally:
+        await consumer.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m salur_matching.rebuild", description=__doc__)
+    parser.add_argument("--database-url", required=True, help="an empty database to fill")
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092", help="Kafka bootstrap servers")
+    parser.add_argument(
+        "--commit-group",
+        metavar="GROUP",
+        help="also set this consumer group's offsets (e.g. matching, with the service stopped)",
+    )
+    args = parser.parse_args(argv)
+    rebuilt = asyncio.run(rebuild(args.bootstrap))
+    write(args.database_url, rebuilt)
+    if args.commit_group:
+        asyncio.run(commit_group(args.bootstrap, args.commit_group, rebuilt.positions))
+    rate = rebuilt.events / rebuilt.seconds if rebuilt.seconds else 0.0
+    print(
+        f"rebuilt from {rebuilt.events} events ({rebuilt.skipped} undecodable skipped) in "
+        f"{rebuilt.seconds:.1f}s ({rate:,.0f} events/s): {len(rebuilt.engine.standing())} "
+        f"standing matches, {len(rebuilt.corrections)} match events to publish"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
