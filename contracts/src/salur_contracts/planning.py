@@ -16,6 +16,7 @@ from uuid import UUID
 from pydantic import Field
 
 from salur_contracts.base import IntegrationEvent
+from salur_contracts.matching import Score
 from salur_contracts.values import (
     ActivityKind,
     Aspect,
@@ -35,13 +36,17 @@ _OPERATOR = "operator-3f2b8c1e"
 
 FundingStatus = Literal[
     "seeking_funding",
+    "matched",
     "partially_funded",
     "funded",
     "in_progress",
     "completed",
     "withdrawn",
 ]
-"""Where an activity opened for channelling stands with its partners' funding."""
+"""Where an activity opened for channelling stands with its partners' funding.
+
+`matched` is `seeking_funding` with at least one match that matching proposed and has not
+withdrawn: the activity still seeks its whole amount (a commitment takes precedence)."""
 
 FundingCause = Literal[
     "agreement_signed",
@@ -49,6 +54,8 @@ FundingCause = Literal[
     "partnership_completed",
     "partnership_terminated",
 ]
+
+MatchCause = Literal["match_proposed", "match_withdrawn"]
 
 
 PlanId = Annotated[
@@ -285,4 +292,46 @@ class ActivityFundingUpdated(_PlanningEvent):
     outstanding: Money = Field(
         description="Amount still sought: needed minus committed, never below zero.",
         examples=["0.00"],
+    )
+
+
+class ActivityMatchesUpdated(_PlanningEvent):
+    """Matching proposed or withdrew a match for an activity open for channelling.
+
+    The event holds the activity's open matches and funding status after it: `matched`
+    while nothing is committed and at least one proposed match has not been withdrawn. A
+    repeated proposal or withdrawal of the same match changes nothing and is not published.
+    """
+
+    subject_field: ClassVar[str] = "plan_id"
+
+    activity_id: ActivityId
+    cause: MatchCause = Field(
+        description="The matching event that changed the activity's matches.",
+        examples=["match_proposed"],
+    )
+    match_id: UUID = Field(
+        description="The match concerned (matching's id of the activity-opportunity pair).",
+        examples=["5a0c6e2f-8b1d-5f3a-9c7e-4d2b0a8f6e1c"],
+    )
+    opportunity_id: UUID = Field(
+        description="The opportunity of the match.",
+        examples=["9e7c5a3b-1d2f-4e6a-8b0c-2d4e6f8a0b1c"],
+    )
+    partner_id: PartnerId = Field(
+        description="The partner offering the opportunity.",
+        examples=["8a1d5e22-0b3c-4f6e-a7d9-51c2e4b6f803"],
+    )
+    score: Score | None = Field(
+        description="The match's score when proposed; null when withdrawn.", examples=[7350]
+    )
+    open_matches: Annotated[int, Field(ge=0)] = Field(
+        description="Matches proposed and not withdrawn after the fact.", examples=[1]
+    )
+    funding_status: FundingStatus = Field(
+        description="The activity's funding status after the fact.", examples=["matched"]
+    )
+    outstanding: Money = Field(
+        description="Amount still sought: needed minus committed, never below zero.",
+        examples=["75000000.00"],
     )

@@ -13,13 +13,14 @@ import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from typing import Any
 
 import httpx
 import pytest
 from eventsourcing.persistence import Tracking
 from fastapi import FastAPI
-from salur_contracts import registry
+from salur_contracts import matching, registry
 from salur_contracts.base import IntegrationEvent
 from salur_contracts.cloudevents import new_envelope
 from salur_kit.consumer import EventSourcedEffects
@@ -438,6 +439,77 @@ class TestChannelling:
             await asyncio.sleep(0.05)
         else:
             pytest.fail("a withdrawn activity is still listed as seeking funding")
+
+    async def test_an_activity_with_a_proposed_match_shows_and_lists_as_matched(
+        self, planning: FastAPI, http: httpx.AsyncClient, callers: Callers
+    ) -> None:
+        bkm_id = known_bkm(planning)
+        plan_id, activity_id = await endorsed(http, callers, bkm_id)
+        me = callers.operator(bkm_id)
+        url = f"/plans/{plan_id}/activities/{activity_id}/channelling"
+        response = await http.post(url, json={"amount_needed": "115000000.00"}, headers=me)
+        assert response.status_code == 200, response.text
+        matched = "/activities/seeking-funding?region=32.73.01&status=matched&limit=500"
+        seeking = matched.replace("status=matched", "status=seeking_funding")
+        assert await _listed(http, callers, seeking, activity_id)
+
+        # Matching proposes an opportunity (as its event reaches the tracked consumer).
+        opportunity_id = uuid.uuid4()
+        match = matching.MatchProposed(
+            match_id=matching.match_id(uuid.UUID(activity_id), opportunity_id),
+            activity_id=uuid.UUID(activity_id),
+            plan_id=uuid.UUID(plan_id),
+            bkm_id=uuid.UUID(bkm_id),
+            opportunity_id=opportunity_id,
+            partner_id=uuid.uuid4(),
+            aspect="environment",
+            region_code=REGION,
+            amount_needed=Decimal("115000000.00"),
+            currency="IDR",
+            score=7350,
+            rules_passed=["aspect_accepted"],
+            reasons=[matching.ScoreReason(criterion="fit", points=7350, explanation="Fits.")],
+        )
+        tell(planning, match, 1)
+        shown = (await http.get(f"/plans/{plan_id}", headers=callers.auditor())).json()
+        channelling = shown["activities"][0]["channelling"]
+        assert (channelling["funding_status"], channelling["outstanding"]) == (
+            "matched",
+            "115000000.00",
+        )
+        assert await _listed(http, callers, matched, activity_id)
+        assert not await _listed(http, callers, seeking, activity_id, wait=False)
+
+        # Matching withdraws it: the activity seeks funding again, and may be withdrawn.
+        tell(
+            planning,
+            matching.MatchWithdrawn(
+                **match.model_dump(
+                    include={
+                        "match_id",
+                        "activity_id",
+                        "plan_id",
+                        "bkm_id",
+                        "opportunity_id",
+                        "partner_id",
+                    }
+                ),
+                withdrawn_because="opportunity_closed",
+                explanation="The opportunity closed.",
+            ),
+            2,
+        )
+        shown = (await http.get(f"/plans/{plan_id}", headers=callers.auditor())).json()
+        assert shown["activities"][0]["channelling"]["funding_status"] == "seeking_funding"
+        assert await _listed(http, callers, seeking, activity_id)
+
+    async def test_refuses_a_status_filter_that_has_nothing_outstanding(
+        self, http: httpx.AsyncClient, callers: Callers
+    ) -> None:
+        response = await http.get(
+            "/activities/seeking-funding?status=funded", headers=callers.auditor()
+        )
+        assert_problem(response, 422, "status")
 
     async def test_refuses_an_amount_above_what_remains(
         self, planning: FastAPI, http: httpx.AsyncClient, callers: Callers

@@ -13,7 +13,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from eventsourcing.persistence import Tracking
-from salur_contracts import partnerships, registry
+from salur_contracts import matching, partnerships, planning, registry
 from salur_contracts.base import IntegrationEvent
 from salur_contracts.cloudevents import new_envelope
 from salur_kit.auth import Principal, Role
@@ -226,6 +226,94 @@ def test_story_of_a_plan_from_draft_to_funded_activity(app: PlanningApplication)
         "PlanRevisionOpened",
     }
     assert all(e.subject == str(plan.id) for e in public)
+
+
+def proposed(plan_id: UUID, activity_id: UUID, bkm_id: UUID) -> matching.MatchProposed:
+    opportunity_id = uuid4()
+    return matching.MatchProposed(
+        match_id=matching.match_id(activity_id, opportunity_id),
+        activity_id=activity_id,
+        plan_id=plan_id,
+        bkm_id=bkm_id,
+        opportunity_id=opportunity_id,
+        partner_id=uuid4(),
+        aspect="environment",
+        region_code=REGION,
+        amount_needed=Decimal("100000000.00"),
+        currency="IDR",
+        score=7350,
+        rules_passed=["aspect_accepted"],
+        reasons=[matching.ScoreReason(criterion="fit", points=7350, explanation="Fits.")],
+    )
+
+
+def withdrawn(match: matching.MatchProposed) -> matching.MatchWithdrawn:
+    return matching.MatchWithdrawn(
+        **match.model_dump(
+            include={"match_id", "activity_id", "plan_id", "bkm_id", "opportunity_id", "partner_id"}
+        ),
+        withdrawn_because="opportunity_closed",
+        explanation="The opportunity closed.",
+    )
+
+
+def test_story_of_an_activity_matched_and_unmatched_by_matching(app: PlanningApplication) -> None:
+    # An endorsed plan of a verified BKM opens its activity for channelling.
+    world = Registry(app)
+    bkm_id = world.bkm(verified=True)
+    plan_id, activity_id = endorsed_plan(app, bkm_id)
+    me = operator(bkm_id)
+    app.open_channelling(me, plan_id, activity_id, Decimal("100000000.00"), expected=None)
+
+    # Matching proposes two opportunities; the first proposal is delivered twice.
+    first, second = proposed(plan_id, activity_id, bkm_id), proposed(plan_id, activity_id, bkm_id)
+    assert world.deliver(first)
+    assert not world.deliver(first, again=True)
+    world.deliver(second)
+    plan = app.get_plan(plan_id)
+    assert plan.channelling[activity_id].status == "matched"
+    assert set(plan.channelling[activity_id].matches) == {str(first.match_id), str(second.match_id)}
+
+    # Matching withdraws both (the first withdrawal twice): back to seeking funding.
+    assert world.deliver(withdrawn(first))
+    assert not world.deliver(withdrawn(first), again=True)
+    assert app.get_plan(plan_id).channelling[activity_id].status == "matched"
+    world.deliver(withdrawn(second))
+    assert app.get_plan(plan_id).channelling[activity_id].status == "seeking_funding"
+
+    # Each fact that changed the matches left once, as a public event, in order.
+    published = [
+        to_integration(app.mapper.to_domain_event(n))
+        for n in app.recorder.select_notifications(1, 1000)
+    ]
+    updates = [e for e in published if isinstance(e, planning.ActivityMatchesUpdated)]
+    assert [(e.cause, e.open_matches, e.funding_status) for e in updates] == [
+        ("match_proposed", 1, "matched"),
+        ("match_proposed", 2, "matched"),
+        ("match_withdrawn", 1, "matched"),
+        ("match_withdrawn", 0, "seeking_funding"),
+    ]
+
+
+class TestMatchingEvents:
+    def test_a_match_for_another_bkms_plan_is_refused_and_changes_nothing(
+        self, app: PlanningApplication
+    ) -> None:
+        world = Registry(app)
+        bkm_id = world.bkm(verified=True)
+        plan_id, activity_id = endorsed_plan(app, bkm_id)
+        app.open_channelling(operator(bkm_id), plan_id, activity_id, Decimal("1.00"), None)
+        version = app.get_plan(plan_id).version
+        with pytest.raises(RuleViolationError, match="belongs to BKM"):
+            world.deliver(proposed(plan_id, activity_id, uuid4()))
+        assert app.get_plan(plan_id).version == version
+
+    def test_a_match_for_an_activity_not_opened_is_refused(self, app: PlanningApplication) -> None:
+        world = Registry(app)
+        bkm_id = world.bkm(verified=True)
+        plan_id, activity_id = endorsed_plan(app, bkm_id)
+        with pytest.raises(RuleViolationError, match="never opened"):
+            world.deliver(proposed(plan_id, activity_id, bkm_id))
 
 
 class TestGates:

@@ -9,9 +9,9 @@ from decimal import Decimal
 from uuid import UUID, uuid4
 
 import pytest
-from salur_contracts.planning import ActivityChannellingCancelled
+from salur_contracts.planning import ActivityChannellingCancelled, ActivityMatchesUpdated
 from salur_kit.errors import ConflictError, NotFoundError, RuleViolationError
-from salur_planning.domain import Activity, KnownBkm, Plan, check_period
+from salur_planning.domain import Activity, Channelling, KnownBkm, Plan, check_period
 from salur_planning.integration import to_integration
 
 pytestmark = pytest.mark.unit
@@ -264,6 +264,103 @@ class TestChannelling:
         plan.open_channelling(activity_id, Decimal("100000000.00"), "operator")
         with pytest.raises(RuleViolationError, match="never signed"):
             plan.record_disbursement(activity_id, uuid4(), Decimal("1.00"))
+
+
+class TestMatches:
+    def test_an_activity_with_an_open_match_is_matched_until_the_last_is_withdrawn(
+        self,
+    ) -> None:
+        plan, activity_id = an_endorsed_plan()
+        plan.open_channelling(activity_id, Decimal("100000000.00"), "operator")
+        first, second, partner = uuid4(), uuid4(), uuid4()
+        plan.record_match(activity_id, first, uuid4(), partner, 7350)
+        assert plan.channelling[activity_id].status == "matched"
+        plan.record_match(activity_id, second, uuid4(), uuid4(), 5000)
+        plan.record_match_withdrawal(activity_id, first)
+        assert plan.channelling[activity_id].status == "matched"
+        plan.record_match_withdrawal(activity_id, second)
+        funding = plan.channelling[activity_id]
+        assert (funding.status, funding.outstanding) == ("seeking_funding", Decimal("100000000.00"))
+
+    def test_each_match_fact_is_published_with_the_status_after_it(self) -> None:
+        plan, activity_id = an_endorsed_plan()
+        plan.open_channelling(activity_id, Decimal("100000000.00"), "operator")
+        match_id, opportunity_id, partner_id = uuid4(), uuid4(), uuid4()
+        plan.record_match(activity_id, match_id, opportunity_id, partner_id, 7350)
+        plan.record_match_withdrawal(activity_id, match_id)
+        proposed, withdrawn = (to_integration(e) for e in plan.collect_events()[-2:])
+        assert isinstance(proposed, ActivityMatchesUpdated)
+        assert isinstance(withdrawn, ActivityMatchesUpdated)
+        assert (proposed.cause, proposed.score, proposed.open_matches) == (
+            "match_proposed",
+            7350,
+            1,
+        )
+        assert (proposed.funding_status, proposed.outstanding) == (
+            "matched",
+            Decimal("100000000.00"),
+        )
+        assert (proposed.match_id, proposed.opportunity_id, proposed.partner_id) == (
+            match_id,
+            opportunity_id,
+            partner_id,
+        )
+        assert (withdrawn.cause, withdrawn.score, withdrawn.open_matches) == (
+            "match_withdrawn",
+            None,
+            0,
+        )
+        assert withdrawn.funding_status == "seeking_funding"
+        assert withdrawn.partner_id == partner_id
+
+    def test_a_repeated_proposal_or_withdrawal_changes_nothing(self) -> None:
+        plan, activity_id = an_endorsed_plan()
+        plan.open_channelling(activity_id, Decimal("100000000.00"), "operator")
+        match_id = uuid4()
+        plan.record_match(activity_id, match_id, uuid4(), uuid4(), 7350)
+        version = plan.version
+        plan.record_match(activity_id, match_id, uuid4(), uuid4(), 7350)
+        assert plan.version == version
+        plan.record_match_withdrawal(activity_id, match_id)
+        plan.record_match_withdrawal(activity_id, match_id)
+        plan.record_match_withdrawal(activity_id, uuid4())
+        assert plan.version == version + 1
+        assert plan.channelling[activity_id].status == "seeking_funding"
+
+    def test_a_partners_commitment_takes_precedence_over_a_match(self) -> None:
+        plan, activity_id = an_endorsed_plan()
+        plan.open_channelling(activity_id, Decimal("100000000.00"), "operator")
+        plan.record_match(activity_id, uuid4(), uuid4(), uuid4(), 7350)
+        agreement = uuid4()
+        plan.record_agreement(activity_id, agreement, uuid4(), "PT Sinar", Decimal("40000000.00"))
+        assert plan.channelling[activity_id].status == "partially_funded"
+        plan.record_termination(activity_id, agreement, Decimal("0.00"))
+        # Nothing was spent: the activity seeks it all again, and the match still stands.
+        assert plan.channelling[activity_id].status == "matched"
+
+    def test_a_matched_activity_can_still_be_withdrawn_and_keeps_its_matches(self) -> None:
+        plan, activity_id = an_endorsed_plan()
+        plan.open_channelling(activity_id, Decimal("100000000.00"), "operator")
+        match_id = uuid4()
+        plan.record_match(activity_id, match_id, uuid4(), uuid4(), 7350)
+        plan.withdraw_channelling(activity_id, "operator")
+        assert plan.channelling[activity_id].status == "withdrawn"
+        plan.open_channelling(activity_id, Decimal("90000000.00"), "operator")
+        assert plan.channelling[activity_id].status == "matched"
+        plan.record_match_withdrawal(activity_id, match_id)
+        assert plan.channelling[activity_id].status == "seeking_funding"
+
+    def test_a_match_for_an_activity_never_opened_is_refused(self) -> None:
+        plan, activity_id = an_endorsed_plan()
+        with pytest.raises(RuleViolationError) as error:
+            plan.record_match(activity_id, uuid4(), uuid4(), uuid4(), 7350)
+        assert rule_of(error) == "activity-open-for-channelling"
+
+    def test_channelling_stored_before_matches_were_followed_reads_as_without_matches(
+        self,
+    ) -> None:
+        old = {"amount_needed": Decimal("1.00"), "seeking": True, "agreements": {}}
+        assert Channelling.from_state(old).status == "seeking_funding"
 
 
 class TestKnownBkm:

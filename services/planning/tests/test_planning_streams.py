@@ -1,6 +1,7 @@
 """Planning on the real broker: registry's events arrive through the tracked consumer and
 gate planning; an activity opened for channelling leaves on planning's topic as a valid
-CloudEvent that a plain Kafka client reads; partnerships' events move its funding.
+CloudEvent that a plain Kafka client reads; partnerships' events move its funding and
+matching's events its matches, each with one effect however often it is delivered.
 
 The service runs as `build_api` builds it, with its consumer in a group of its own (so a
 concurrent run elsewhere never takes its partitions), started at the topics' current end
@@ -23,7 +24,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 from fastapi import FastAPI
-from salur_contracts import partnerships, planning, registry
+from salur_contracts import matching, partnerships, planning, registry
 from salur_contracts.base import IntegrationEvent
 from salur_contracts.cloudevents import decode, encode, new_envelope
 from salur_kit.auth import Role
@@ -37,7 +38,11 @@ from salur_planning.domain import KnownBkm
 pytestmark = pytest.mark.integration
 
 REGION = "32.73.01.1001"
-TOPICS = [registry.BkmRegistered.topic(), partnerships.AgreementSigned.topic()]
+TOPICS = [
+    registry.BkmRegistered.topic(),
+    partnerships.AgreementSigned.topic(),
+    matching.MatchProposed.topic(),
+]
 PLANNING_TOPIC = planning.PlanDrafted.topic()
 ACTIVITY: dict[str, Any] = {
     "title": "Normalisasi saluran RW 05",
@@ -109,14 +114,16 @@ def bearer(issuer: DevIssuer, role: Role, **claims: Any) -> dict[str, str]:
     return {"Authorization": f"Bearer {issuer.token(role=role, subject='test', **claims)}"}
 
 
-async def publish(bootstrap: str, data: IntegrationEvent, version: int) -> None:
+async def publish(bootstrap: str, data: IntegrationEvent, version: int, times: int = 1) -> None:
+    """Send one CloudEvent `times` times, as an at-least-once producer may."""
     record = encode(new_envelope(data, aggregate_version=version))
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
-        await producer.send_and_wait(
-            data.topic(), value=record.value, key=record.key, headers=record.headers
-        )
+        for _ in range(times):
+            await producer.send_and_wait(
+                data.topic(), value=record.value, key=record.key, headers=record.headers
+            )
     finally:
         await producer.stop()
 
@@ -264,3 +271,101 @@ async def test_registry_events_gate_planning_and_channelling_is_published(
         "ActivityChannellingOpened",
         "ActivityFundingUpdated",
     ]
+
+
+async def opened_activity(
+    http: httpx.AsyncClient, app: PlanningApplication, bootstrap: str, issuer: DevIssuer
+) -> tuple[uuid.UUID, str, str]:
+    """A verified BKM (learned from registry's events) with an activity open for channelling."""
+    bkm_id = uuid.uuid4()
+    operator = bearer(issuer, Role.bkm_operator, org=bkm_id)
+    await publish(
+        bootstrap, registry.BkmVerified(bkm_id=bkm_id, region_code=REGION, verified_by="f"), 1
+    )
+    await eventually(lambda: bkm_id in app.repository)
+    draft = {"bkm_id": str(bkm_id), "start_year": 2026, "end_year": 2028}
+    plan_id = (await http.post("/plans", json=draft, headers=operator)).json()["plan_id"]
+    added = await http.post(f"/plans/{plan_id}/activities", json=ACTIVITY, headers=operator)
+    activity_id = added.headers["location"].rsplit("/", 1)[1]
+    await http.post(f"/plans/{plan_id}/submission", headers=operator)
+    endorsement = {"meeting_date": "2026-01-10", "attendance": 87, "minutes_sha256": "a" * 64}
+    facilitator = bearer(issuer, Role.facilitator, region="32.73")
+    await http.post(f"/plans/{plan_id}/endorsement", json=endorsement, headers=facilitator)
+    url = f"/plans/{plan_id}/activities/{activity_id}/channelling"
+    opened = await http.post(url, json={"amount_needed": "135000000.00"}, headers=operator)
+    assert opened.status_code == 200, opened.text
+    return bkm_id, plan_id, activity_id
+
+
+async def test_matching_events_delivered_twice_make_an_activity_matched_once(
+    service: tuple[FastAPI, DevIssuer], kafka_bootstrap_servers: str
+) -> None:
+    api, issuer = service
+    app: PlanningApplication = api.state.application
+    bootstrap = kafka_bootstrap_servers
+    transport = httpx.ASGITransport(api, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://planning") as http:
+        bkm_id, plan_id, activity_id = await opened_activity(http, app, bootstrap, issuer)
+        since = await end_offsets(bootstrap, [PLANNING_TOPIC])
+        version = app.get_plan(uuid.UUID(plan_id)).version
+        auditor = bearer(issuer, Role.auditor)
+
+        async def status() -> str:
+            shown = (await http.get(f"/plans/{plan_id}", headers=auditor)).json()
+            return str(shown["activities"][0]["channelling"]["funding_status"])
+
+        async def listed_as(funding_status: str) -> bool:
+            query = f"/activities/seeking-funding?region=32.73&status={funding_status}&limit=500"
+            items = (await http.get(query, headers=auditor)).json()["items"]
+            return any(item["activity_id"] == activity_id for item in items)
+
+        # Matching proposes an opportunity; the CloudEvent arrives twice.
+        opportunity_id = uuid.uuid4()
+        common = {
+            "match_id": matching.match_id(uuid.UUID(activity_id), opportunity_id),
+            "activity_id": uuid.UUID(activity_id),
+            "plan_id": uuid.UUID(plan_id),
+            "bkm_id": bkm_id,
+            "opportunity_id": opportunity_id,
+            "partner_id": uuid.uuid4(),
+        }
+        proposal = matching.MatchProposed(
+            **common,
+            aspect="environment",
+            region_code=REGION,
+            amount_needed=Decimal("135000000.00"),
+            currency="IDR",
+            score=7350,
+            rules_passed=["aspect_accepted", "kind_accepted", "region_eligible"],
+            reasons=[matching.ScoreReason(criterion="fit", points=7350, explanation="A good fit.")],
+        )
+        await publish(bootstrap, proposal, 1, times=2)
+        await eventually(lambda: listed_as("matched"))
+        assert await status() == "matched"
+
+        # Matching withdraws it (also twice): back to seeking funding.
+        withdrawal = matching.MatchWithdrawn(
+            **common, withdrawn_because="opportunity_closed", explanation="It closed."
+        )
+        await publish(bootstrap, withdrawal, 2, times=2)
+        await eventually(lambda: listed_as("seeking_funding"))
+        assert await status() == "seeking_funding"
+
+    # Two facts, each delivered twice: two new plan events, and both left as CloudEvents.
+    plan = app.get_plan(uuid.UUID(plan_id))
+    assert plan.version == version + 2
+    assert plan.channelling[uuid.UUID(activity_id)].matches == {}
+    wanted = planning.ActivityMatchesUpdated.event_type().encode()
+    updates: list[Any] = []
+    for _ in range(100):
+        records = await read_planning_events(bootstrap, since, plan_id, wanted.decode())
+        updates = [r for r in records if dict(r.headers)["ce_type"] == wanted]
+        if len(updates) == 2:
+            break
+        await asyncio.sleep(0.1)
+    events = [decode(r.key, r.value, r.headers).data for r in updates]
+    assert [
+        (e.cause, e.funding_status, e.open_matches)
+        for e in events
+        if isinstance(e, planning.ActivityMatchesUpdated)
+    ] == [("match_proposed", "matched", 1), ("match_withdrawn", "seeking_funding", 0)]

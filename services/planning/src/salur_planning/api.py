@@ -31,9 +31,11 @@ Expected = Annotated[int | None, Depends(expected_version)]
 Year = Annotated[int, Field(ge=2000, le=2100, examples=[2026])]
 Count = Annotated[int, Field(ge=0, le=10_000_000)]
 Neighbourhood = Annotated[str, Field(pattern=r"^\d{1,3}$", examples=["005"])]
+# The funding statuses of an activity that still has an amount outstanding.
+SeekingStatus = Literal["seeking_funding", "matched", "partially_funded"]
 
 
-def _app(request: Request) -> PlanningApplication:
+async def _app(request: Request) -> PlanningApplication:
     app: PlanningApplication = request.app.state.application
     return app
 
@@ -450,6 +452,10 @@ async def list_seeking_funding(
     region: Annotated[RegionPrefix | None, Query(description="region-code prefix")] = None,
     aspect: Aspect | None = None,
     kind: ActivityKind | None = None,
+    status: Annotated[
+        SeekingStatus | None,
+        Query(description="matched: at least one match proposed and nothing committed yet"),
+    ] = None,
     min_amount: Annotated[Money | None, Query(description="least outstanding amount")] = None,
     max_amount: Annotated[Money | None, Query(description="most outstanding amount")] = None,
     after: Annotated[int, Query(ge=0)] = 0,
@@ -461,6 +467,7 @@ async def list_seeking_funding(
             region_prefix=region,
             aspect=aspect,
             kind=kind,
+            status=status,
             min_amount=min_amount,
             max_amount=max_amount,
             after=after,

@@ -1,5 +1,6 @@
 """Planning use cases: one method each, load -> authorise -> change -> save; and the policy
-that turns registry's and partnerships' events into changes of planning's own aggregates."""
+that turns registry's, partnerships' and matching's events into changes of planning's own
+aggregates."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from decimal import Decimal
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
-from salur_contracts import partnerships, registry
+from salur_contracts import matching, partnerships, registry
 from salur_contracts.base import IntegrationEvent
 from salur_contracts.cloudevents import Envelope
 from salur_kit.auth import Principal
@@ -42,6 +43,7 @@ FundingEvent = (
     | partnerships.PartnershipCompleted
     | partnerships.PartnershipTerminated
 )
+MatchEvent = matching.MatchProposed | matching.MatchWithdrawn
 
 
 class PlanningApplication(ServiceApplication):
@@ -193,6 +195,14 @@ class PlanningApplication(ServiceApplication):
         elif isinstance(data, partnerships.PartnershipTerminated):
             plan = self._funded_plan(data)
             plan.record_termination(data.activity_id, data.agreement_id, data.returned_amount)
+        elif isinstance(data, matching.MatchProposed):
+            plan = self._funded_plan(data)
+            plan.record_match(
+                data.activity_id, data.match_id, data.opportunity_id, data.partner_id, data.score
+            )
+        elif isinstance(data, matching.MatchWithdrawn):
+            plan = self._funded_plan(data)
+            plan.record_match_withdrawal(data.activity_id, data.match_id)
         else:
             return []  # partners' standing does not concern plans
         return [plan]
@@ -208,7 +218,7 @@ class PlanningApplication(ServiceApplication):
             bkm.follow(status)
         return [bkm]
 
-    def _funded_plan(self, data: FundingEvent) -> Plan:
+    def _funded_plan(self, data: FundingEvent | MatchEvent) -> Plan:
         plan = self.get_plan(data.plan_id)
         if plan.bkm_id != data.bkm_id:
             raise RuleViolationError(

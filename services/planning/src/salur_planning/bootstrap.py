@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from salur_contracts.matching import MatchProposed
 from salur_contracts.partnerships import AgreementSigned
 from salur_contracts.planning import PlanDrafted
 from salur_contracts.registry import BkmRegistered
@@ -16,14 +17,15 @@ from salur_planning.readmodel import PlanningLists
 
 
 def effects(app: ServiceApplication) -> EventSourcedEffects:
-    """BKM status from registry, funding from partnerships: new events of planning's own."""
+    """BKM status from registry, funding from partnerships, matches from matching: new
+    events of planning's own."""
     assert isinstance(app, PlanningApplication)
     return EventSourcedEffects(app, app.policy)
 
 
 CONSUMER = ConsumerSpec(
     group="planning",
-    topics=[BkmRegistered.topic(), AgreementSigned.topic()],
+    topics=[BkmRegistered.topic(), AgreementSigned.topic(), MatchProposed.topic()],
     effects=effects,
 )
 

@@ -157,12 +157,23 @@ class Agreement:
 
 
 @dataclass(frozen=True)
+class Match:
+    """A match matching proposed for the activity and has not withdrawn."""
+
+    opportunity_id: UUID
+    partner_id: UUID
+    score: int
+
+
+@dataclass(frozen=True)
 class Channelling:
-    """An activity opened for channelling: what it seeks and what partners committed."""
+    """An activity opened for channelling: what it seeks, what partners committed, and the
+    matches matching proposed for it."""
 
     amount_needed: Decimal
     seeking: bool
     agreements: Mapping[str, Agreement] = field(default_factory=dict)
+    matches: Mapping[str, Match] = field(default_factory=dict)
 
     @property
     def committed(self) -> Decimal:
@@ -182,7 +193,10 @@ class Channelling:
     def status(self) -> str:
         committed = self.committed
         if committed == 0:
-            return "seeking_funding" if self.seeking else "withdrawn"
+            if not self.seeking:
+                return "withdrawn"
+            # A partner's commitment outranks a proposal; until then a match is news.
+            return "matched" if self.matches else "seeking_funding"
         if committed < self.amount_needed:
             return "partially_funded"
         if all(a.state != "signed" for a in self.agreements.values()):
@@ -196,6 +210,7 @@ class Channelling:
             "amount_needed": self.amount_needed,
             "seeking": self.seeking,
             "agreements": {k: dataclasses.asdict(a) for k, a in self.agreements.items()},
+            "matches": {k: dataclasses.asdict(m) for k, m in self.matches.items()},
         }
 
     @classmethod
@@ -204,10 +219,24 @@ class Channelling:
             amount_needed=state["amount_needed"],
             seeking=state["seeking"],
             agreements={k: Agreement(**a) for k, a in state["agreements"].items()},
+            # Events stored before matches were followed carry none.
+            matches={k: Match(**m) for k, m in state.get("matches", {}).items()},
         )
+
+    @property
+    def open_for_partners(self) -> bool:
+        """Seeking, and no partner has committed yet: it may still be withdrawn."""
+        return self.seeking and self.committed == 0
 
     def with_agreement(self, agreement_id: str, agreement: Agreement) -> Channelling:
         return dataclasses.replace(self, agreements={**self.agreements, agreement_id: agreement})
+
+    def with_match(self, match_id: str, match: Match) -> Channelling:
+        return dataclasses.replace(self, matches={**self.matches, match_id: match})
+
+    def without_match(self, match_id: str) -> Channelling:
+        rest = {k: m for k, m in self.matches.items() if k != match_id}
+        return dataclasses.replace(self, matches=rest)
 
     def agreement(self, agreement_id: str) -> Agreement:
         try:
@@ -481,8 +510,10 @@ class Plan(Aggregate):
                 field="amount_needed",
                 rule="amount-within-remaining",
             )
-        agreements = current.agreements if current is not None else {}
-        after = Channelling(amount_needed=amount_needed, seeking=True, agreements=agreements)
+        # Agreements and matches outlive a withdrawal: partnerships and matching still own them.
+        after = Channelling(amount_needed=amount_needed, seeking=True)
+        if current is not None:
+            after = dataclasses.replace(current, amount_needed=amount_needed, seeking=True)
         self._channelling_opened(
             activity_id=activity_id,
             amount_needed=amount_needed,
@@ -508,7 +539,7 @@ class Plan(Aggregate):
 
     def withdraw_channelling(self, activity_id: UUID, withdrawn_by: str) -> None:
         current = self._channelled(activity_id)
-        if current.status != "seeking_funding":
+        if not current.open_for_partners:
             raise ChannellingError(
                 f"only an activity no partner has committed to can be withdrawn; "
                 f"this one is {current.status}",
@@ -605,6 +636,70 @@ class Plan(Aggregate):
         partner_id: UUID,
         partner_name: str,
         amount: Decimal,
+        channelling: dict[str, Any],
+        bkm_id: UUID,
+        region_code: str,
+    ) -> None:
+        self.channelling[activity_id] = Channelling.from_state(channelling)
+
+    # -- matches, as matching reports them -------------------------------------------------------
+
+    def record_match(
+        self,
+        activity_id: UUID,
+        match_id: UUID,
+        opportunity_id: UUID,
+        partner_id: UUID,
+        score: int,
+    ) -> None:
+        """A proposed match; one already open (matching said it again) changes nothing."""
+        current = self._channelled(activity_id)
+        if str(match_id) in current.matches:
+            return
+        match = Match(opportunity_id=opportunity_id, partner_id=partner_id, score=score)
+        after = current.with_match(str(match_id), match)
+        self._matches("match_proposed", activity_id, match_id, match, score, after)
+
+    def record_match_withdrawal(self, activity_id: UUID, match_id: UUID) -> None:
+        """A withdrawn match; one not open here (never proposed, or withdrawn already)
+        changes nothing."""
+        current = self._channelled(activity_id)
+        match = current.matches.get(str(match_id))
+        if match is None:
+            return
+        after = current.without_match(str(match_id))
+        self._matches("match_withdrawn", activity_id, match_id, match, None, after)
+
+    def _matches(
+        self,
+        cause: str,
+        activity_id: UUID,
+        match_id: UUID,
+        match: Match,
+        score: int | None,
+        after: Channelling,
+    ) -> None:
+        self._matches_changed(
+            activity_id=activity_id,
+            cause=cause,
+            match_id=match_id,
+            opportunity_id=match.opportunity_id,
+            partner_id=match.partner_id,
+            score=score,
+            channelling=after.state(),
+            bkm_id=self.bkm_id,
+            region_code=self.region_code,
+        )
+
+    @event("MatchesChanged")
+    def _matches_changed(
+        self,
+        activity_id: UUID,
+        cause: str,
+        match_id: UUID,
+        opportunity_id: UUID,
+        partner_id: UUID,
+        score: int | None,
         channelling: dict[str, Any],
         bkm_id: UUID,
         region_code: str,

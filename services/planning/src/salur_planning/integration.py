@@ -83,6 +83,22 @@ def _funding_changed(e: Any) -> IntegrationEvent:
     )
 
 
+def _matches_changed(e: Any) -> IntegrationEvent:
+    after = Channelling.from_state(e.channelling)
+    return contract.ActivityMatchesUpdated(
+        **_plan(e),
+        activity_id=e.activity_id,
+        cause=e.cause,
+        match_id=e.match_id,
+        opportunity_id=e.opportunity_id,
+        partner_id=e.partner_id,
+        score=e.score,
+        open_matches=len(after.matches),
+        funding_status=after.status,
+        outstanding=after.outstanding,
+    )
+
+
 MAPPINGS: dict[str, Mapping] = {
     "Plan.Drafted": copied(contract.PlanDrafted, plan_version=1),
     "Plan.ActivityAdded": _activity_added,
@@ -94,6 +110,7 @@ MAPPINGS: dict[str, Mapping] = {
     "Plan.ChannellingOpened": _channelling_opened,
     "Plan.ChannellingWithdrawn": copied(contract.ActivityChannellingCancelled),
     "Plan.FundingChanged": _funding_changed,
+    "Plan.MatchesChanged": _matches_changed,
 }
 
 # What planning learned from registry is registry's to publish, not planning's.

@@ -37,6 +37,8 @@ DDL = (
     f" (aspect, kind, region_code text_pattern_ops) WHERE {_SEEKING}",
     "CREATE INDEX IF NOT EXISTS planning_activity_open_amount ON planning_activity"
     f" (outstanding, seq) WHERE {_SEEKING}",
+    "CREATE INDEX IF NOT EXISTS planning_activity_open_status ON planning_activity"
+    f" (funding_status, seq) WHERE {_SEEKING}",
 )
 
 
@@ -67,6 +69,17 @@ def _funding(event: Any) -> dict[str, Any]:
         "committed": after.committed,
         "outstanding": after.outstanding,
     }
+
+
+# Every event that carries the activity's channelling after it.
+_FUNDING_EVENTS = frozenset(
+    {
+        "Plan.ChannellingOpened",
+        "Plan.ChannellingWithdrawn",
+        "Plan.FundingChanged",
+        "Plan.MatchesChanged",
+    }
+)
 
 
 class PlanningLists:
@@ -104,7 +117,7 @@ class PlanningLists:
                 "UPDATE planning_activity SET plan_version = %s WHERE plan_id = %s",
                 (event.plan_version, event.originator_id),
             )
-        elif kind in ("Plan.ChannellingOpened", "Plan.ChannellingWithdrawn", "Plan.FundingChanged"):
+        elif kind in _FUNDING_EVENTS:
             await conn.execute(
                 "UPDATE planning_activity SET funding_status = %(status)s,"
                 " amount_needed = %(needed)s, committed = %(committed)s,"
@@ -119,6 +132,7 @@ async def list_seeking_funding(
     region_prefix: str | None,
     aspect: str | None,
     kind: str | None,
+    status: str | None,
     min_amount: Decimal | None,
     max_amount: Decimal | None,
     after: int,
@@ -139,6 +153,9 @@ async def list_seeking_funding(
     if kind:
         where.append("kind = %(kind)s")
         params["kind"] = kind
+    if status:
+        where.append("funding_status = %(status)s")
+        params["status"] = status
     if min_amount is not None:
         where.append("outstanding >= %(min_amount)s")
         params["min_amount"] = min_amount
