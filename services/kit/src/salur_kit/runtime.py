@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
 from psycopg_pool import AsyncConnectionPool
 
-from salur_kit import devtokens, telemetry
+from salur_kit import devtokens, service_metrics, telemetry
 from salur_kit.auth import TokenVerifier
 from salur_kit.consumer import BrokerDeadLetters, Effects, TrackedConsumer, subscribe
 from salur_kit.eventstore import ServiceApplication, postgres_env
@@ -188,6 +188,7 @@ def build_api(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
     )
     api.state.runtime = running
     api.state.read_pool = read_pool
+    service_metrics.install(api.state.metrics, running)
     api.state.application = app
     api.include_router(spec.router)
     return api

@@ -14,12 +14,14 @@ from salur_kit.http.access import AccessLogMiddleware
 from salur_kit.http.health import ReadinessCheck, health_router
 from salur_kit.http.idempotency import IdempotencyMiddleware, IdempotencyStore
 from salur_kit.http.limits import BodyGuardMiddleware
+from salur_kit.http.metrics import RequestMetricsMiddleware, metrics_router, request_histogram
 from salur_kit.http.problems import (
     Problem,
     UnhandledErrorMiddleware,
     document_problems,
     install_exception_handlers,
 )
+from salur_kit.metrics import MetricsRegistry
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -38,6 +40,7 @@ def create_api(
     max_body_bytes: int = 64 * 1024,
     readiness_timeout_seconds: float = 2.0,
     lifespan: Lifespan | None = None,
+    metrics: MetricsRegistry | None = None,
 ) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan_closing_store(api: FastAPI) -> AsyncIterator[None]:
@@ -66,6 +69,9 @@ def create_api(
     install_exception_handlers(api)
     document_problems(api)
     api.include_router(health_router(readiness_checks, readiness_timeout_seconds))
+    # The service adds its own figures (relay, consumers) to the same registry.
+    api.state.metrics = metrics = metrics or MetricsRegistry()
+    api.include_router(metrics_router(metrics))
     # Added innermost first. Outside in: access log, body guard (size and content type
     # before anything reads the body), idempotency, then the catch-all 500 so that the
     # idempotency layer sees a crash as a 5xx and releases the key.
@@ -73,4 +79,6 @@ def create_api(
     api.add_middleware(IdempotencyMiddleware, store=idempotency_store, verifier=token_verifier)
     api.add_middleware(BodyGuardMiddleware, max_body_bytes=max_body_bytes)
     api.add_middleware(AccessLogMiddleware)
+    # Outermost, so the latency includes every layer's work.
+    api.add_middleware(RequestMetricsMiddleware, histogram=request_histogram(metrics))
     return api
