@@ -23,7 +23,7 @@ Text = Annotated[str, Field(min_length=1, max_length=200)]
 Reason = Annotated[str, Field(min_length=3, max_length=1000)]
 
 
-def _app(request: Request) -> RegistryApplication:
+async def _app(request: Request) -> RegistryApplication:
     app: RegistryApplication = request.app.state.application
     return app
 

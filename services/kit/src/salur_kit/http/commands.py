@@ -77,7 +77,7 @@ class CommandModel(BaseModel):
             cls.model_rebuild(force=True)
 
 
-def expected_version(
+async def expected_version(
     if_match: Annotated[
         str | None,
         Header(
