@@ -116,9 +116,29 @@ def signed(opportunity: Opportunity, amount: str, agreement_id: UUID) -> Integra
     )
 
 
-def funding(kind: type[IntegrationEvent], agreement_id: UUID, **fields: object) -> IntegrationEvent:
-    ids = {"plan_id": uuid4(), "activity_id": uuid4(), "bkm_id": uuid4(), "partner_id": uuid4()}
-    return kind(agreement_id=agreement_id, **ids, **fields)
+def _parties() -> dict[str, UUID]:
+    return {"plan_id": uuid4(), "activity_id": uuid4(), "bkm_id": uuid4(), "partner_id": uuid4()}
+
+
+def disbursed(agreement_id: UUID, amount: str) -> IntegrationEvent:
+    return partnerships.TrancheDisbursed(
+        agreement_id=agreement_id,
+        **_parties(),
+        tranche_number=1,
+        amount=Decimal(amount),
+        currency="IDR",
+        transfer_reference="TRF-1",
+    )
+
+
+def terminated(agreement_id: UUID, returned: str) -> IntegrationEvent:
+    return partnerships.PartnershipTerminated(
+        agreement_id=agreement_id,
+        **_parties(),
+        reason="BKM tidak melanjutkan",
+        returned_amount=Decimal(returned),
+        currency="IDR",
+    )
 
 
 def test_an_opportunity_from_draft_through_its_envelope_to_its_close_date(
@@ -185,25 +205,10 @@ def test_an_opportunity_from_draft_through_its_envelope_to_its_close_date(
 
     # The first agreement disburses 120M, is terminated, and the BKM returns 20M:
     # 200M - 120M + 20M = 100M goes back to the envelope, exactly once.
-    others.tell(
-        funding(
-            partnerships.TrancheDisbursed,
-            first,
-            tranche_number=1,
-            amount=Decimal("120000000.00"),
-            currency="IDR",
-            transfer_reference="TRF-1",
-        )
-    )
-    terminated = funding(
-        partnerships.PartnershipTerminated,
-        first,
-        reason="BKM tidak melanjutkan",
-        returned_amount=Decimal("20000000.00"),
-        currency="IDR",
-    )
-    others.tell(terminated)
-    others.tell(terminated, again=True)
+    others.tell(disbursed(first, "120000000.00"))
+    termination = terminated(first, "20000000.00")
+    others.tell(termination)
+    others.tell(termination, again=True)
     current = app.get_opportunity(PUBLIC, draft.id)
     assert (current.committed, current.remaining, current.exhausted) == (
         Decimal("180000000.00"),
@@ -254,15 +259,7 @@ def test_an_agreement_for_an_unknown_opportunity_or_agreement_is_refused(
         )
     assert unknown.value.rule == "opportunity-exists"
     with pytest.raises(RuleViolationError) as never:
-        others.tell(
-            funding(
-                partnerships.PartnershipTerminated,
-                uuid4(),
-                reason="x",
-                returned_amount=Decimal("0.00"),
-                currency="IDR",
-            )
-        )
+        others.tell(terminated(uuid4(), "0.00"))
     assert never.value.rule == "agreement-committed"
 
 
