@@ -114,11 +114,13 @@ class TrackedConsumer:
         topics: Sequence[str],
         effects: Effects,
         dead_letters: DeadLetters,
+        dlq_topic: str | None = None,
         max_attempts: int = 5,
         first_backoff_seconds: float = 0.05,
         max_backoff_seconds: float = 2.0,
     ) -> None:
         self.group = group
+        self.dlq_topic = dlq_topic or dead_letter_topic(group)
         self.topics = list(topics)
         self.effects = effects
         self.dead_letters = dead_letters
@@ -227,7 +229,7 @@ class TrackedConsumer:
             ("x-dlq-original-offset", str(where["offset"]).encode()),
             ("x-dlq-attempts", str(attempts).encode()),
         ]
-        await self.dead_letters.send(dead_letter_topic(self.group), value, key, dlq_headers)
+        await self.dead_letters.send(self.dlq_topic, value, key, dlq_headers)
         self.stats.dead_lettered += 1
         log.error(
             "message dead-lettered",

@@ -22,7 +22,13 @@ from psycopg_pool import AsyncConnectionPool
 
 from salur_kit import devtokens, service_metrics, telemetry
 from salur_kit.auth import TokenVerifier
-from salur_kit.consumer import BrokerDeadLetters, Effects, TrackedConsumer, subscribe
+from salur_kit.consumer import (
+    BrokerDeadLetters,
+    Effects,
+    TrackedConsumer,
+    dead_letter_topic,
+    subscribe,
+)
 from salur_kit.eventstore import ServiceApplication, postgres_env
 from salur_kit.http import PostgresIdempotencyStore, create_api
 from salur_kit.kafka import new_broker, new_producer
@@ -150,10 +156,13 @@ def build_api(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
             broker = new_broker(settings.kafka_bootstrap_servers, client_id=f"salur-{spec.name}")
             for consumer_spec in spec.consumers:
                 consumer = TrackedConsumer(
-                    group=consumer_spec.group,
+                    # A prefix lets a test run the service beside a running one without
+                    # sharing (and splitting) its partitions; dead letters keep the topic.
+                    group=settings.consumer_group_prefix + consumer_spec.group,
                     topics=consumer_spec.topics,
                     effects=consumer_spec.effects(app),
                     dead_letters=BrokerDeadLetters(broker),
+                    dlq_topic=dead_letter_topic(consumer_spec.group),
                 )
                 subscribe(broker, consumer)
                 running.consumers.append(consumer)

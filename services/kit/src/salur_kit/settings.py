@@ -34,6 +34,7 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = Field(default=DEV_ISSUER, validation_alias="SALUR_JWT_ISSUER")
     jwt_audience: str = Field(default="salur", validation_alias="SALUR_JWT_AUDIENCE")
     max_body_bytes: int = Field(default=64 * 1024, validation_alias="SALUR_MAX_BODY_BYTES")
+    consumer_group_prefix: str = Field(default="", validation_alias="SALUR_CONSUMER_GROUP_PREFIX")
 
     @model_validator(mode="after")
     def _refuse_dev_defaults_outside_development(self) -> ServiceSettings:

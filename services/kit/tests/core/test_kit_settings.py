@@ -70,3 +70,9 @@ def test_production_with_real_secrets_loads() -> None:
 def test_refuses_a_database_url_that_is_not_postgres() -> None:
     with pytest.raises(ValidationError, match="DATABASE_URL"):
         settings(DATABASE_URL="mysql://root@localhost/salur")
+
+
+def test_consumer_groups_are_unprefixed_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert settings(DATABASE_URL=DEV_DB).consumer_group_prefix == ""
+    monkeypatch.setenv("SALUR_CONSUMER_GROUP_PREFIX", "e2e-42-")
+    assert settings(DATABASE_URL=DEV_DB).consumer_group_prefix == "e2e-42-"
