@@ -82,7 +82,7 @@ def _entry_out(stored: ledger.StoredEntry) -> EntryOut:
     )
 
 
-async def _signer(request: Request) -> Signer:
+def _signer(request: Request) -> Signer:
     signer: Signer = request.app.state.signer
     return signer
 

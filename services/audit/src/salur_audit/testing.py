@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,9 @@ from salur_contracts.partnerships import (
 from salur_audit import ledger
 from salur_audit.canonical import Entry, entry_of
 from salur_audit.settings import WRITER_ROLE, as_user
+from salur_audit.signing import Signer
+from salur_audit.verifier import Checkpoint
+from salur_audit.writer import LedgerWriter
 
 START = dt.datetime(2026, 1, 5, 1, 0, tzinfo=dt.UTC)
 
@@ -179,3 +183,20 @@ async def publish(producer: AIOKafkaProducer, topic: str, envelopes: Sequence[En
 def chunks(items: Sequence[Envelope], size: int) -> Iterator[Sequence[Envelope]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+async def build_ledger(
+    owner_url: str, signer: Signer, envelopes: Sequence[Envelope], cuts: Sequence[int]
+) -> tuple[str, list[Checkpoint]]:
+    """A migrated ledger holding `envelopes`, sealed in batches ending at `cuts`."""
+    url = writer_url(owner_url)
+    writer = LedgerWriter(url, signer)
+    await writer.load()
+    entries = entries_of(envelopes)
+    checkpoints = []
+    try:
+        for lo, hi in itertools.pairwise([0, *cuts]):
+            checkpoints.append((await writer.seal(entries[lo:hi], {"t:0": hi})).checkpoint)
+    finally:
+        await writer.close()
+    return url, checkpoints

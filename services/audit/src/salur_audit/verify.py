@@ -153,6 +153,7 @@ async def _compare_nodes(
 ) -> None:
     """Stored nodes against recomputed ones; the lowest differing level names entries."""
     leaf_mismatch: dict[int, bytes] = {}
+    differing: set[tuple[int, int]] = set()
     seen = 0
     async with conn.transaction(), conn.cursor(name=f"nodes_{id(conn)}") as cur:
         cur.itersize = 20_000
@@ -165,8 +166,11 @@ async def _compare_nodes(
             if expected is None:
                 result.add("extra-node", f"node ({level}, {index})", "beyond the entries")
             elif bytes(stored) != expected:
+                differing.add((level, index))
                 if level == 0:
                     leaf_mismatch[int(index)] = bytes(stored)
+                elif {(level - 1, 2 * index), (level - 1, 2 * index + 1)} & differing:
+                    continue  # an ancestor of a difference already named below it
                 else:
                     first, last = index << level, ((index + 1) << level) - 1
                     result.add(
