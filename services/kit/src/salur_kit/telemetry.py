@@ -3,8 +3,9 @@
 HTTP server spans come from FastAPI's own OpenTelemetry support (it continues a caller's
 `traceparent`); this module adds the rest. Exporters are chosen by the standard variables:
 `OTEL_EXPORTER_OTLP_ENDPOINT` sends spans over OTLP/HTTP, `OTEL_TRACES_EXPORTER=console`
-prints them; with neither, spans are still created (so trace ids flow through events and
-logs) but not exported.
+prints them; with neither, a development process appends them to a local file (see
+`tracefile`, read by `salur trace`) unless `OTEL_TRACES_EXPORTER=none`. Elsewhere spans are
+still created (so trace ids flow through events and logs) but not exported.
 """
 
 from __future__ import annotations
@@ -14,14 +15,17 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from salur_kit import tracefile
 
 _propagator = TraceContextTextMapPropagator()
 tracer = trace.get_tracer("salur")
@@ -38,13 +42,26 @@ def configure_tracing(service_name: str) -> None:
     if isinstance(trace.get_tracer_provider(), TracerProvider):
         return
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+    exporter = span_exporter(service_name)
+    if exporter is not None:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+
+
+def span_exporter(
+    service_name: str, environ: Mapping[str, str] = os.environ
+) -> SpanExporter | None:
+    """Where finished spans go, by the standard OTEL_* variables and SALUR_ENV."""
+    if environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    elif os.environ.get("OTEL_TRACES_EXPORTER") == "console":
-        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
-    trace.set_tracer_provider(provider)
+        return OTLPSpanExporter()
+    chosen = environ.get("OTEL_TRACES_EXPORTER", "")
+    if chosen == "console":
+        return ConsoleSpanExporter()
+    if chosen != "none" and environ.get("SALUR_ENV", "development") == "development":
+        return tracefile.FileSpanExporter(tracefile.directory(environ), service_name)
+    return None
 
 
 def current_traceparent() -> str | None:

@@ -1,0 +1,1 @@
+"""Commands of the `salur` CLI for people running the platform: status, events, trace."""
