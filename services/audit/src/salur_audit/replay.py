@@ -159,6 +159,7 @@ class Replay:
         self.agreements: dict[str, Agreement] = {}
         self.envelopes: dict[str, Decimal] = {}
         self.anomalies: list[Anomaly] = []
+        self._commitments: dict[str, Decimal] = {}
         self._handlers: dict[tuple[str, str], Callable[[Document, int | None], None]] = {
             ("partnerships", "AgreementSigned"): self._signed,
             ("partnerships", "TrancheDisbursed"): self._disbursed,
@@ -221,6 +222,7 @@ class Replay:
         )
         agreement.totals.committed = _money(data, "amount")
         self.agreements[agreement_id] = agreement
+        self._commit(agreement.opportunity_id, agreement.totals.committed)
         self._check_envelope(agreement.opportunity_id, seq)
 
     def _disbursed(self, data: Document, seq: int | None) -> None:
@@ -295,6 +297,8 @@ class Replay:
                 f"returned {totals.returned} > disbursed - spent {unspent}",
                 seq,
             )
+        used = totals.disbursed - totals.returned
+        self._commit(agreement.opportunity_id, used - totals.committed)
         self._check_envelope(agreement.opportunity_id, seq)
 
     def _envelope(self, data: Document, seq: int | None) -> None:
@@ -305,16 +309,11 @@ class Replay:
     def commitment(self, opportunity: str) -> Decimal:
         """What an opportunity's envelope holds committed: a terminated agreement keeps
         only what it used (disbursed less returned)."""
-        total = ZERO
-        for agreement in self.agreements.values():
-            if agreement.opportunity_id != opportunity:
-                continue
-            totals = agreement.totals
-            if agreement.status == "terminated":
-                total += totals.disbursed - totals.returned
-            else:
-                total += totals.committed
-        return total
+        return self._commitments.get(opportunity, ZERO)
+
+    def _commit(self, opportunity: str | None, change: Decimal) -> None:
+        if opportunity is not None:
+            self._commitments[opportunity] = self.commitment(opportunity) + change
 
     def _check_envelope(self, opportunity: str | None, seq: int | None) -> None:
         envelope = self.envelopes.get(opportunity) if opportunity else None
