@@ -16,12 +16,17 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 
 from salur_kit import devtokens
-from salur_kit.clitools import trace
+from salur_kit.clitools import events, status, trace
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 Handler = Callable[[argparse.Namespace, argparse.ArgumentParser], int]
 
-_COMMAND_GROUPS: tuple[Register, ...] = (devtokens.register, trace.register)
+_COMMAND_GROUPS: tuple[Register, ...] = (
+    devtokens.register,
+    status.register,
+    events.register,
+    trace.register,
+)
 ENTRY_POINT_GROUP = "salur.commands"
 
 

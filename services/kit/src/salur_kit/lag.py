@@ -61,10 +61,7 @@ class KafkaOffsets:
         }
         partitions = set(committed)
         if topics:
-            await self.consumer.topics()  # refreshes metadata for topics not subscribed to
-        for topic in topics:
-            for number in self.consumer.partitions_for_topic(topic) or ():
-                partitions.add(TopicPartition(topic, number))
+            partitions.update(await topic_partitions(self.consumer, topics))
         if not partitions:
             return []
         ordered = sorted(partitions)
@@ -81,6 +78,22 @@ class KafkaOffsets:
             )
             for tp in ordered
         ]
+
+
+async def topic_partitions(
+    consumer: AIOKafkaConsumer, topics: Sequence[str]
+) -> list[TopicPartition]:
+    """Every partition of `topics` (missing topics have none), from fresh cluster metadata.
+
+    A consumer without subscriptions keeps no metadata of its own for long (its periodic
+    refresh asks for no topics), so the cluster is asked afresh.
+    """
+    cluster = await consumer._client.fetch_all_metadata()
+    return [
+        TopicPartition(topic, number)
+        for topic in topics
+        for number in sorted(cluster.partitions_for_topic(topic) or ())
+    ]
 
 
 @contextlib.asynccontextmanager
