@@ -98,6 +98,27 @@ def known_partner(api: FastAPI, *, verified: bool = True) -> str:
     return str(partner_id)
 
 
+def sign(api: FastAPI, partner_id: str, oid: str, amount: str) -> uuid.UUID:
+    """Partnerships reports an agreement signed against the opportunity."""
+    agreement = uuid.uuid4()
+    tell(
+        api,
+        partnerships.AgreementSigned(
+            agreement_id=agreement,
+            proposal_id=uuid.uuid4(),
+            plan_id=uuid.uuid4(),
+            activity_id=uuid.uuid4(),
+            bkm_id=uuid.uuid4(),
+            partner_id=uuid.UUID(partner_id),
+            partner_name="PT Sinar Nusantara Tbk",
+            opportunity_id=uuid.UUID(oid),
+            amount=Decimal(amount),
+            currency="IDR",
+        ),
+    )
+    return agreement
+
+
 def assert_problem(
     response: httpx.Response, status: int, field: str | None = None, rule: str | None = None
 ) -> None:
@@ -396,22 +417,7 @@ class TestRevisionsAndEnvelope:
     ) -> None:
         partner_id = known_partner(service)
         oid = (await published(http, callers, partner_id))["opportunity_id"]
-        agreement = uuid.uuid4()
-        tell(
-            service,
-            partnerships.AgreementSigned(
-                agreement_id=agreement,
-                proposal_id=uuid.uuid4(),
-                plan_id=uuid.uuid4(),
-                activity_id=uuid.uuid4(),
-                bkm_id=uuid.uuid4(),
-                partner_id=uuid.UUID(partner_id),
-                partner_name="PT Sinar Nusantara Tbk",
-                opportunity_id=uuid.UUID(oid),
-                amount=Decimal("120000000.00"),
-                currency="IDR",
-            ),
-        )
+        agreement = sign(service, partner_id, oid, "120000000.00")
         envelope = (await http.get(f"/opportunities/{oid}/envelope")).json()
         assert envelope == {
             "opportunity_id": oid,
@@ -513,3 +519,19 @@ class TestOpenList:
         )
         assert closed.json()["closed_on"] is not None
         await listed(http, "region=33.01", oid, present=False)
+
+    async def test_an_amount_the_remaining_envelope_cannot_fund_is_not_listed(
+        self, service: FastAPI, http: httpx.AsyncClient, callers: Callers
+    ) -> None:
+        partner_id = known_partner(service)
+        oid = (await published(http, callers, partner_id, eligible_regions=["34.71"]))[
+            "opportunity_id"
+        ]
+        for query in ("amount=120000000.00&region=34.71.01.1001", "amount=120000000.00"):
+            await listed(http, query, oid, present=True)
+        sign(service, partner_id, oid, "150000000.00")
+        sign(service, partner_id, oid, "50000000.00")
+        # 100M remains: 120M can no longer be funded, 100M still can, by either query.
+        for query in ("amount=120000000.00&region=34.71.01.1001", "amount=120000000.00"):
+            await listed(http, query, oid, present=False)
+        await listed(http, "amount=100000000.00&region=34.71", oid, present=True)

@@ -32,7 +32,7 @@ Expected = Annotated[int | None, Depends(expected_version)]
 Text = Annotated[str, Field(max_length=4000)]
 
 
-def _app(request: Request) -> OpportunitiesApplication:
+async def _app(request: Request) -> OpportunitiesApplication:
     app: OpportunitiesApplication = request.app.state.application
     return app
 

@@ -4,7 +4,10 @@
 Region eligibility is stored as one row per eligible prefix of an open opportunity. A
 region code's own prefixes are few (`32`, `32.73`, `32.73.01`, `32.73.01.1001`), so "which
 opportunities cover this kelurahan" is an equality lookup of at most four keys in a B-tree,
-not a LIKE over every opportunity's prefixes.
+not a LIKE over every opportunity's prefixes. The region rows repeat what the list filters
+on (aspects, kinds, amounts, what remains), so a region query picks its page from those few
+hundred rows alone and reads only that page's opportunities, instead of walking every open
+opportunity in order and probing its regions.
 """
 
 from __future__ import annotations
@@ -34,7 +37,13 @@ DDL = (
     " open_date date NOT NULL, close_date date NOT NULL)",
     # Rows exist only while the opportunity is open: the region index holds nothing else.
     "CREATE TABLE IF NOT EXISTS opportunity_open_region ("
-    " prefix text NOT NULL, opportunity_id uuid NOT NULL, PRIMARY KEY (prefix, opportunity_id))",
+    " prefix text NOT NULL, seq bigint NOT NULL, opportunity_id uuid NOT NULL,"
+    " aspects text[] NOT NULL, activity_kinds text[] NOT NULL,"
+    " min_amount numeric(20, 2) NOT NULL, max_amount numeric(20, 2) NOT NULL,"
+    " remaining numeric(20, 2) NOT NULL,"
+    # Covering: the page is chosen from the index alone once autovacuum marked pages visible.
+    " PRIMARY KEY (prefix, seq)"
+    " INCLUDE (aspects, activity_kinds, min_amount, max_amount, remaining))",
     "CREATE INDEX IF NOT EXISTS opportunity_open_region_by_opportunity"
     " ON opportunity_open_region (opportunity_id)",
     f"CREATE INDEX IF NOT EXISTS opportunity_open ON opportunity (seq) WHERE {_OPEN}",
@@ -51,6 +60,10 @@ _COLUMNS = (
     " aspects, activity_kinds, eligible_regions, min_amount, max_amount, envelope,"
     " committed, remaining, required_swadaya_percent, open_date, close_date"
 )
+
+
+# What region rows repeat from their opportunity's row.
+_REPEATED = "seq, opportunity_id, aspects, activity_kinds, min_amount, max_amount, remaining"
 
 
 def region_prefixes(region: str) -> list[str]:
@@ -81,16 +94,18 @@ def _described(event: Any) -> dict[str, Any]:
 
 
 async def _set_regions(
-    conn: psycopg.AsyncConnection[Any], opportunity_id: UUID, prefixes: Any
+    conn: psycopg.AsyncConnection[Any], opportunity_id: UUID, is_open: bool
 ) -> None:
+    """Rewrite an opportunity's region rows from its row: one per prefix while it is open."""
     await conn.execute(
         "DELETE FROM opportunity_open_region WHERE opportunity_id = %s", (opportunity_id,)
     )
-    if prefixes:
+    if is_open:
         await conn.execute(
-            "INSERT INTO opportunity_open_region (prefix, opportunity_id)"
-            " SELECT unnest(%s::text[]), %s",
-            (list(prefixes), opportunity_id),
+            f"INSERT INTO opportunity_open_region (prefix, {_REPEATED})"
+            f" SELECT unnest(eligible_regions), {_REPEATED} FROM opportunity"
+            " WHERE opportunity_id = %s",
+            (opportunity_id,),
         )
 
 
@@ -115,7 +130,7 @@ class OpenOpportunities:
                 " ON CONFLICT (opportunity_id) DO NOTHING",
                 row,
             )
-            await _set_regions(conn, row["id"], row["eligible_regions"])
+            await _set_regions(conn, row["id"], is_open=True)
         elif kind == "Opportunity.Revised":
             row = _described(event)
             await conn.execute(
@@ -128,18 +143,22 @@ class OpenOpportunities:
                 " close_date = %(close_date)s WHERE opportunity_id = %(id)s",
                 row,
             )
-            await _set_regions(conn, row["id"], row["eligible_regions"])
+            await _set_regions(conn, row["id"], is_open=True)
         elif kind in ("Opportunity.Closed", "Opportunity.Cancelled"):
             status = "closed" if kind == "Opportunity.Closed" else "cancelled"
             await conn.execute(
                 "UPDATE opportunity SET status = %s WHERE opportunity_id = %s",
                 (status, event.originator_id),
             )
-            await _set_regions(conn, event.originator_id, ())
+            await _set_regions(conn, event.originator_id, is_open=False)
         elif kind in ("Opportunity.EnvelopeCommitted", "Opportunity.EnvelopeReleased"):
             await conn.execute(
                 "UPDATE opportunity SET committed = %s, remaining = %s WHERE opportunity_id = %s",
                 (event.committed, event.remaining, event.originator_id),
+            )
+            await conn.execute(
+                "UPDATE opportunity_open_region SET remaining = %s WHERE opportunity_id = %s",
+                (event.remaining, event.originator_id),
             )
 
 
@@ -159,14 +178,8 @@ async def list_open(
     is a prefix of it; `amount` matches when it lies within the per-activity range and
     what remains of the envelope can still fund it.
     """
-    where = [_OPEN, "seq > %(after)s"]
     params: dict[str, Any] = {"after": after, "limit": limit}
-    if region:
-        where.append(
-            "opportunity_id IN (SELECT opportunity_id FROM opportunity_open_region"
-            " WHERE prefix = ANY(%(prefixes)s))"
-        )
-        params["prefixes"] = region_prefixes(region)
+    where = ["seq > %(after)s"]
     if aspect:
         where.append("aspects @> ARRAY[%(aspect)s]::text[]")
         params["aspect"] = aspect
@@ -178,11 +191,23 @@ async def list_open(
         where.append("remaining >= %(amount)s")
         params["amount"] = amount
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
-        f"SELECT {_COLUMNS} FROM opportunity WHERE {' AND '.join(where)}"
-        " ORDER BY seq LIMIT %(limit)s",
-        params,
-    )
+    if region:
+        # The page is chosen among the region rows alone (materialised, so the planner
+        # cannot turn it into a walk over every open opportunity); then its rows by key.
+        params["prefixes"] = region_prefixes(region)
+        await cur.execute(
+            "WITH page AS MATERIALIZED (SELECT DISTINCT seq FROM opportunity_open_region"
+            f" WHERE prefix = ANY(%(prefixes)s) AND {' AND '.join(where)}"
+            " ORDER BY seq LIMIT %(limit)s)"
+            f" SELECT {_COLUMNS} FROM page JOIN opportunity USING (seq) ORDER BY seq",
+            params,
+        )
+    else:
+        await cur.execute(
+            f"SELECT {_COLUMNS} FROM opportunity WHERE {_OPEN} AND {' AND '.join(where)}"
+            " ORDER BY seq LIMIT %(limit)s",
+            params,
+        )
     return await cur.fetchall()
 
 
