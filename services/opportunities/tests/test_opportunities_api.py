@@ -216,6 +216,17 @@ class TestDraftAndPublish:
         assert body["terms"]["envelope"] == "300000000.00"
         assert body["remaining"] == "300000000.00"
 
+    async def test_a_retry_with_the_same_idempotency_key_drafts_one_opportunity(
+        self, service: FastAPI, http: httpx.AsyncClient, callers: Callers
+    ) -> None:
+        partner_id = known_partner(service)
+        headers = callers.officer(partner_id) | {"Idempotency-Key": str(uuid.uuid4())}
+        body = TERMS | {"partner_id": partner_id}
+        first = await http.post("/opportunities", json=body, headers=headers)
+        again = await http.post("/opportunities", json=body, headers=headers)
+        assert first.status_code == again.status_code == 201
+        assert first.json()["opportunity_id"] == again.json()["opportunity_id"]
+
     async def test_a_draft_is_hidden_from_everyone_but_its_officers(
         self, service: FastAPI, http: httpx.AsyncClient, callers: Callers
     ) -> None:
