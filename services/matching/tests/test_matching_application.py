@@ -12,46 +12,13 @@ from decimal import Decimal
 import pytest
 from salur_contracts import matching
 from salur_contracts.cloudevents import decode, encode, new_envelope
-from salur_kit.consumer import Outcome, TrackedConsumer
-from salur_matching.application import MatchingApplication, MatchingEffects
-from salur_matching.examples import ActivitySpec, Feed, OpportunitySpec, Versioned
+from salur_kit.consumer import Outcome
+from salur_matching.application import MatchingApplication
+from salur_matching.examples import ActivitySpec, Feed, OpportunitySpec, consumer_of, deliver
 from salur_matching.integration import to_integration
 
 REGION = "32.73.01.1001"
 NEED = Decimal("100000000.00")
-
-
-class NoDeadLetters:
-    def __init__(self) -> None:
-        self.sent: list[bytes | None] = []
-
-    async def send(
-        self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
-    ) -> None:
-        self.sent.append(value)
-
-
-def consumer_of(app: MatchingApplication) -> TrackedConsumer:
-    return TrackedConsumer(
-        group="matching", topics=[], effects=MatchingEffects(app), dead_letters=NoDeadLetters()
-    )
-
-
-async def deliver(consumer: TrackedConsumer, items: list[Versioned]) -> list[Outcome]:
-    outcomes = []
-    for offset, (event, version) in enumerate(items):
-        record = encode(new_envelope(event, aggregate_version=version))
-        outcomes.append(
-            await consumer.process(
-                key=record.key,
-                value=record.value,
-                headers=record.headers,
-                topic=event.topic(),
-                partition=0,
-                offset=offset,
-            )
-        )
-    return outcomes
 
 
 MatchEvent = matching.MatchProposed | matching.MatchWithdrawn
@@ -177,3 +144,17 @@ async def test_a_failed_transaction_leaves_memory_as_it_was(fresh_database_url: 
     assert app.engine.versions == before
     assert app.engine.opportunities[opportunity.opportunity_id].status == "open"
     app.close()
+
+
+def test_the_service_consumes_the_three_input_topics_and_dead_letters_to_its_own_topic() -> None:
+    from salur_kit.consumer import dead_letter_topic
+    from salur_matching.bootstrap import CONSUMER, SPEC
+
+    assert CONSUMER.group == "matching"
+    assert dead_letter_topic(CONSUMER.group) == "salur.dlq.matching"
+    assert set(CONSUMER.topics) == {
+        "salur.registry.events.v1",
+        "salur.planning.events.v1",
+        "salur.opportunities.events.v1",
+    }
+    assert SPEC.topic == "salur.matching.events.v1"

@@ -4,6 +4,7 @@ one in another order; only what was never published becomes a match event to rel
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections import defaultdict
 from decimal import Decimal
@@ -17,10 +18,16 @@ from salur_kit.relay import OutboxRelay
 from salur_kit.testing.databases import scratch_database
 from salur_matching.application import MatchingApplication
 from salur_matching.engine import Proposal
-from salur_matching.examples import ActivitySpec, Feed, OpportunitySpec, Versioned
+from salur_matching.examples import (
+    ActivitySpec,
+    Feed,
+    OpportunitySpec,
+    Versioned,
+    consumer_of,
+    deliver,
+)
 from salur_matching.integration import to_integration
 from salur_matching.rebuild import rebuild, write
-from test_matching_application import consumer_of, deliver
 
 pytestmark = pytest.mark.integration
 
@@ -71,9 +78,7 @@ def busy_world() -> Feed:
     return feed
 
 
-def _date(year: int):  # type: ignore[no-untyped-def]
-    import datetime as dt
-
+def _date(year: int) -> dt.date:
     return dt.date(year, 6, 30)
 
 

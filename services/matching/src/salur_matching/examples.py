@@ -19,6 +19,10 @@ from salur_contracts import opportunities as opp
 from salur_contracts import planning as plan
 from salur_contracts import registry as reg
 from salur_contracts.base import IntegrationEvent
+from salur_contracts.cloudevents import encode, new_envelope
+from salur_kit.consumer import Outcome, TrackedConsumer
+
+from salur_matching.application import MatchingApplication, MatchingEffects
 
 Versioned = tuple[IntegrationEvent, int]
 
@@ -267,3 +271,40 @@ class OpportunitySpec:
             "close_date": self.close_date,
             "requirements": "Proposal, RAB",
         }
+
+
+class KeptDeadLetters:
+    """Dead letters kept in memory, for a consumer driven without Kafka."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes | None] = []
+
+    async def send(
+        self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> None:
+        self.sent.append(value)
+
+
+def consumer_of(app: MatchingApplication) -> TrackedConsumer:
+    """Matching's tracked consumer, as the service wires it, without a broker."""
+    return TrackedConsumer(
+        group="matching", topics=[], effects=MatchingEffects(app), dead_letters=KeptDeadLetters()
+    )
+
+
+async def deliver(consumer: TrackedConsumer, items: list[Versioned]) -> list[Outcome]:
+    """Each event as a CloudEvents Kafka record through the consumer, in the given order."""
+    outcomes = []
+    for offset, (event, version) in enumerate(items):
+        record = encode(new_envelope(event, aggregate_version=version))
+        outcomes.append(
+            await consumer.process(
+                key=record.key,
+                value=record.value,
+                headers=record.headers,
+                topic=event.topic(),
+                partition=0,
+                offset=offset,
+            )
+        )
+    return outcomes
