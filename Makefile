@@ -90,3 +90,9 @@ deploy-check: install kustomize ## render every deploy/ overlay and validate it 
 
 bench: install ## benchmarks (python -m benchmarks)
 	uv run --frozen python -m benchmarks
+
+.PHONY: matching-rebuild
+matching-rebuild: install ## matching's state rebuilt from the topics into a new database (DATABASE=name)
+	@$(ENV); uv run --frozen python -m salur_matching.rebuild --create \
+		--database-url "$${PG_ADMIN_URL%/*}/$${DATABASE:-salur_matching_rebuilt}" \
+		--bootstrap "$$KAFKA_BOOTSTRAP"

@@ -28,11 +28,13 @@ import json
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
 import psycopg
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord, TopicPartition
+from psycopg import sql
 from salur_contracts import matching
 from salur_contracts.cloudevents import MalformedEventError, UnknownEventTypeError, decode
 from salur_kit.eventstore import postgres_env
@@ -232,9 +234,20 @@ async def commit_group(bootstrap: str, group: str, positions: dict[TopicPartitio
         await consumer.stop()
 
 
+def create_database(database_url: str) -> None:
+    """CREATE DATABASE through the server's `postgres` database, with the same credentials."""
+    parts = urlsplit(database_url)
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(parts.path.lstrip("/"))))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m salur_matching.rebuild", description=__doc__)
     parser.add_argument("--database-url", required=True, help="an empty database to fill")
+    parser.add_argument(
+        "--create", action="store_true", help="create the database first (it must not exist)"
+    )
     parser.add_argument("--bootstrap", default="127.0.0.1:9092", help="Kafka bootstrap servers")
     parser.add_argument(
         "--commit-group",
@@ -242,6 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also set this consumer group's offsets (e.g. matching, with the service stopped)",
     )
     args = parser.parse_args(argv)
+    if args.create:
+        create_database(args.database_url)
     rebuilt = asyncio.run(rebuild(args.bootstrap))
     write(args.database_url, rebuilt)
     if args.commit_group:
