@@ -177,6 +177,41 @@ def test_a_partial_commitment_that_leaves_the_pair_eligible_changes_nothing() ->
     assert len(engine.standing()) == 1
 
 
+def test_planning_calling_the_activity_matched_keeps_it_seeking_and_its_matches_standing() -> None:
+    engine, feed, activity, _ = world()
+    run(engine, feed)
+    mark = len(feed.events)
+    # Planning follows matching: with a match open and nothing committed it says `matched`.
+    feed.funding(activity, "matched", needed=NEED, committed=Decimal("0.00"))
+    assert run(engine, feed, mark) == []
+    assert len(engine.standing()) == 1
+
+
+def test_planning_following_matching_is_ignored_so_there_is_no_feedback_loop() -> None:
+    from salur_contracts.planning import ActivityMatchesUpdated
+
+    engine, feed, activity, opportunity = world()
+    run(engine, feed)
+    mark = len(feed.events)
+    feed.add(
+        ActivityMatchesUpdated(
+            **activity.context(),
+            activity_id=activity.activity_id,
+            cause="match_proposed",
+            match_id=uuid.uuid4(),
+            opportunity_id=opportunity.opportunity_id,
+            partner_id=opportunity.partner_id,
+            score=7300,
+            open_matches=1,
+            funding_status="matched",
+            outstanding=NEED,
+        )
+    )
+    change = engine.apply(*feed.events[mark])
+    assert change.transitions == []
+    assert change.facts == []
+
+
 def test_a_reinstated_bkm_has_its_pair_proposed_again_under_the_next_version() -> None:
     engine, feed, activity, opportunity = world()
     run(engine, feed)

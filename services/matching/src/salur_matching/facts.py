@@ -18,10 +18,13 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
-SEEKING_STATUSES = frozenset({"seeking_funding", "partially_funded"})
+# `matched` is planning's word for "seeking, and matching proposed something": still seeking
+# (treating it otherwise would withdraw the very matches that made it so).
+SEEKING_STATUSES = frozenset({"seeking_funding", "matched", "partially_funded"})
 Channelling = Literal[
     "not_opened",
     "seeking_funding",
+    "matched",
     "partially_funded",
     "funded",
     "in_progress",
