@@ -9,12 +9,14 @@ follows a command through the outbox relay onto Kafka.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
+import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
@@ -114,6 +116,22 @@ class TracingMapper(Mapper[UUID]):
         return self.to_domain_event_with_trace(stored_event)[0]
 
 
+@contextlib.contextmanager
+def _schema_lock(env: Mapping[str, str]) -> Iterator[None]:
+    """Held while the block runs, on the key `positions.SCHEMA_LOCK` takes too."""
+    with psycopg.connect(
+        dbname=env.get("POSTGRES_DBNAME"),
+        host=env.get("POSTGRES_HOST"),
+        port=env.get("POSTGRES_PORT"),
+        user=env.get("POSTGRES_USER"),
+        password=env.get("POSTGRES_PASSWORD"),
+        connect_timeout=int(env.get("POSTGRES_CONNECT_TIMEOUT") or 5),
+        autocommit=True,
+    ) as conn:
+        conn.execute("SELECT pg_advisory_lock(hashtext('salur-schema'))")
+        yield
+
+
 class ServiceApplication(Application[UUID]):
     """Base of every service's application: Postgres or in-memory, chosen by `env`."""
 
@@ -123,7 +141,12 @@ class ServiceApplication(Application[UUID]):
         super().__init__(dict(env) if env is not None else memory_env())
 
     def construct_recorder(self) -> ProcessRecorder:
-        return self.factory.process_recorder()
+        if self.env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
+            return self.factory.process_recorder()
+        # The recorder creates its tables; replicas start together, and two concurrent
+        # `CREATE ... IF NOT EXISTS` of one table can still collide: one at a time.
+        with _schema_lock(self.env):
+            return self.factory.process_recorder()
 
     def construct_mapper(self) -> Mapper[UUID]:
         return TracingMapper(transcoder=self.construct_transcoder())

@@ -91,16 +91,20 @@ class LogFollower:
         self, conn: psycopg.AsyncConnection[Any], stopping: asyncio.Event
     ) -> bool:
         while not stopping.is_set():
-            cur = await conn.execute(
-                "SELECT pg_try_advisory_lock(hashtext('salur-follower'), hashtext(%s))",
-                [self.lock_name],
-            )
-            row = await cur.fetchone()
-            if row and row[0]:
+            if await self.try_lock(conn):
                 return True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), timeout=1.0)
         return False
+
+    async def try_lock(self, conn: psycopg.AsyncConnection[Any]) -> bool:
+        """Take the follower's lock for the life of `conn` if no other replica holds it."""
+        cur = await conn.execute(
+            "SELECT pg_try_advisory_lock(hashtext('salur-follower'), hashtext(%s))",
+            [self.lock_name],
+        )
+        row = await cur.fetchone()
+        return bool(row and row[0])
 
     async def _wait_for_notify(
         self, conn: psycopg.AsyncConnection[Any], stopping: asyncio.Event

@@ -17,8 +17,15 @@ UPSERT = (
 )
 
 
+# Serialises schema changes of the replicas of a service, which start together: two
+# concurrent `CREATE ... IF NOT EXISTS` of one table can still collide.
+SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtext('salur-schema'))"
+
+
 async def ensure_table(database_url: str) -> None:
-    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+    connecting = psycopg.AsyncConnection.connect(database_url, autocommit=True)
+    async with await connecting as conn, conn.transaction():
+        await conn.execute(SCHEMA_LOCK)
         await conn.execute(DDL)
 
 

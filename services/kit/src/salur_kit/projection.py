@@ -38,8 +38,11 @@ class ProjectionRunner:
         self.follower = LogFollower(app=app, database_url=database_url, lock_name=self.name)
 
     async def setup(self) -> None:
-        await positions.ensure_table(self.database_url)
-        async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as c:
+        """Create the tables, one replica at a time (see `positions.SCHEMA_LOCK`)."""
+        connecting = psycopg.AsyncConnection.connect(self.database_url, autocommit=True)
+        async with await connecting as c, c.transaction():
+            await c.execute(positions.SCHEMA_LOCK)
+            await c.execute(positions.DDL)
             for statement in self.projection.ddl:
                 await c.execute(statement)
 
@@ -57,8 +60,14 @@ class ProjectionRunner:
             await positions.save(conn, self.name, batch[-1].id)
 
     async def catch_up(self) -> None:
-        """Project everything stored so far (tests, and start-up before serving)."""
+        """Project everything stored so far (tests, and start-up before serving).
+
+        Only under the follower's lock: when another replica holds it, that replica keeps
+        the read model current and projecting here too would apply events twice.
+        """
         async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as c:
+            if not await self.follower.try_lock(c):
+                return
             position = await positions.load(c, self.name)
             while batch := await self.follower.read_after(position):
                 await self.project(batch, c)
