@@ -1,5 +1,6 @@
 # Salur developer entry points. Defaults (ports, paths, DSNs) live in infra/env.sh.
 #   make up      install, start Kafka + Postgres + services, print where everything runs
+#   make demo    make up, then play the channelling story over the public APIs (salur demo)
 #   make test    install, start Kafka + Postgres, run pytest against them
 #   make down    stop everything (data kept);  make clean  also deletes .data
 SHELL := bash
@@ -23,7 +24,7 @@ exit $$rc
 endef
 
 .PHONY: help install infra-up up down clean status logs test test-unit lint fmt bench
-.PHONY: kustomize deploy-check
+.PHONY: kustomize deploy-check demo
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,6 +46,9 @@ up: install infra-up ## install + infra + services; prints what runs where
 		[[ -z "$$name" || "$$name" == \#* ]] && continue; \
 		printf '%-12s %s\n' "$$name" "http://127.0.0.1:$$port  (docs: http://127.0.0.1:$$port/docs)"; \
 	done < "$$SALUR_SERVICES_FILE"
+
+demo: up ## play the channelling story against the running services (salur demo)
+	uv run --frozen salur demo
 
 down: ## stop services, Kafka and Postgres (data kept)
 	@infra/services.sh stop

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 
-from salur_kit import devtokens
+from salur_kit import demo, devtokens
 from salur_kit.clitools import events, status, trace
 
 Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
@@ -23,6 +23,7 @@ Handler = Callable[[argparse.Namespace, argparse.ArgumentParser], int]
 
 _COMMAND_GROUPS: tuple[Register, ...] = (
     devtokens.register,
+    demo.register,
     status.register,
     events.register,
     trace.register,
