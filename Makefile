@@ -58,10 +58,10 @@ down: ## stop services, Kafka and Postgres (data kept)
 clean: down ## down, then delete .data (all local state)
 	rm -rf .data
 
-status: ## what is running
+status: ## what is running: health, relay lag, consumer-group lags (exit 1 if unhealthy)
 	@infra/kafka.sh status || true
 	@infra/postgres.sh status || true
-	@infra/services.sh status || true
+	@$(ENV); ensure_uv; uv run --frozen --quiet salur status
 
 logs: ## tail every log; one with S=kafka|postgres|<service>
 	@case "$(S)" in \
