@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -281,7 +281,7 @@ def get_envelope(opportunity_id: UUID, reader: Reader, app: App) -> EnvelopeOut:
     )
 
 
-@router.get("/opportunities", tags=["opportunities"])
+@router.get("/opportunities", response_model=Page, tags=["opportunities"])
 async def list_open_opportunities(
     request: Request,
     reader: Reader,
@@ -297,19 +297,28 @@ async def list_open_opportunities(
     ] = None,
     after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> Page:
+) -> Response:
     """Open opportunities, oldest first; everyone may read them."""
     async with request.app.state.read_pool.connection() as conn:
-        rows = await readmodel.list_open(
-            conn,
-            region=region,
-            aspect=aspect,
-            kind=kind,
-            amount=amount,
-            after=after,
-            limit=limit,
-        )
-    items: list[Any] = [
-        {k: v for k, v in row.items() if k not in ("seq", "status")} for row in rows
-    ]
-    return Page(items=items, next_after=rows[-1]["seq"] if len(rows) == limit else None)
+        # One statement needs no transaction: autocommit spares a BEGIN and a COMMIT round
+        # trip on the hottest read (restored before the connection goes back to the pool).
+        await conn.set_autocommit(True)
+        try:
+            rows = await readmodel.list_open(
+                conn,
+                region=region,
+                aspect=aspect,
+                kind=kind,
+                amount=amount,
+                after=after,
+                limit=limit,
+            )
+        finally:
+            await conn.set_autocommit(False)
+    # The rows are our own read model's, typed by Postgres (numeric -> Decimal, date, uuid):
+    # built without re-validating each amount, serialised by the models' own serialisers.
+    items = [OpenOpportunityOut.model_construct(**row) for row in rows]
+    page = Page.model_construct(
+        items=items, next_after=rows[-1]["seq"] if len(rows) == limit else None
+    )
+    return Response(page.model_dump_json(), media_type="application/json")
