@@ -52,6 +52,31 @@ _BKM_STATUS: dict[type[IntegrationEvent], str] = {
     reg.BkmSuspended: "suspended",
     reg.BkmReinstated: "verified",
 }
+BKM_EVENTS = (reg.BkmRegistered, reg.BkmVerified, reg.BkmSuspended, reg.BkmReinstated)
+DESCRIBING_EVENTS = (plan.PlanActivityAdded, plan.PlanActivityRevised)
+CHANNELLING_EVENTS = (
+    plan.PlanActivityRemoved,
+    plan.ActivityChannellingOpened,
+    plan.ActivityChannellingCancelled,
+    plan.ActivityFundingUpdated,
+)
+OPPORTUNITY_EVENTS = (
+    opp.OpportunityPublished,
+    opp.OpportunityRevised,
+    opp.OpportunityClosed,
+    opp.OpportunityCancelled,
+    opp.EnvelopeCommitted,
+    opp.EnvelopeReleased,
+    opp.EnvelopeExhausted,
+)
+APPLIED: tuple[type[IntegrationEvent], ...] = (
+    reg.PartnerRegistered,
+    *BKM_EVENTS,
+    *DESCRIBING_EVENTS,
+    *CHANNELLING_EVENTS,
+    *OPPORTUNITY_EVENTS,
+)
+"""Every event type that can change a fact; any other changes nothing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,28 +147,13 @@ class Engine:
         change = Change()
         if isinstance(data, reg.PartnerRegistered):
             self._partner(data, version, change)
-        elif type(data) in _BKM_STATUS:
+        elif isinstance(data, BKM_EVENTS):
             self._bkm(data, version, change, decide)
-        elif isinstance(data, plan.PlanActivityAdded | plan.PlanActivityRevised):
+        elif isinstance(data, DESCRIBING_EVENTS):
             self._activity(data, version, change, decide, self._described)
-        elif isinstance(
-            data,
-            plan.PlanActivityRemoved
-            | plan.ActivityChannellingOpened
-            | plan.ActivityChannellingCancelled
-            | plan.ActivityFundingUpdated,
-        ):
+        elif isinstance(data, CHANNELLING_EVENTS):
             self._activity(data, version, change, decide, self._channelled)
-        elif isinstance(
-            data,
-            opp.OpportunityPublished
-            | opp.OpportunityRevised
-            | opp.OpportunityClosed
-            | opp.OpportunityCancelled
-            | opp.EnvelopeCommitted
-            | opp.EnvelopeReleased
-            | opp.EnvelopeExhausted,
-        ):
+        elif isinstance(data, OPPORTUNITY_EVENTS):
             self._opportunity(data, version, change, decide)
         return change
 
