@@ -159,9 +159,23 @@ def load_million(url: str, signer: Signer, count: int, progress: Any) -> float:
             conn.cursor() as cur,
             cur.copy(
                 "COPY audit_entries (seq, source, event_id, type, subject, event_time, topic,"
-                ' partition, "offset", canonical) FROM STDIN'
+                ' partition, "offset", canonical) FROM STDIN (FORMAT BINARY)'
             ) as copy,
         ):
+            copy.set_types(
+                [
+                    "int8",
+                    "text",
+                    "text",
+                    "text",
+                    "text",
+                    "timestamptz",
+                    "text",
+                    "int4",
+                    "int8",
+                    "bytea",
+                ]
+            )
             for seq, entry in enumerate(generated(count)):
                 copy.write_row(
                     (
@@ -190,10 +204,11 @@ def load_million(url: str, signer: Signer, count: int, progress: Any) -> float:
                     progress(f"audit: {compact.size:,} entries copied")
         with (
             conn.cursor() as cur,
-            cur.copy("COPY audit_nodes (level, idx, hash) FROM STDIN") as copy,
+            cur.copy("COPY audit_nodes (id, hash) FROM STDIN (FORMAT BINARY)") as copy,
         ):
-            for row in nodes:
-                copy.write_row(row)
+            copy.set_types(["int8", "bytea"])
+            for level, index, digest in nodes:
+                copy.write_row((ledger.node_id(level, index), digest))
         for checkpoint in checkpoints:
             conn.execute(
                 "INSERT INTO audit_checkpoints (number, size, root, time, key_id, frontier,"

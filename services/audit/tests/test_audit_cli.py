@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -12,7 +13,8 @@ import pytest
 from salur_kit.cli import main
 
 from salur_audit.signing import generate
-from salur_audit.testing import Story, build_ledger
+from salur_audit.kafka_io import read_to_end
+from salur_audit.testing import Story, build_ledger, create_topics, delete_topics, unique_names
 
 pytestmark = pytest.mark.integration
 
@@ -120,3 +122,34 @@ def test_replay_as_of_a_past_moment_counts_only_what_had_happened(
     assert report["events"] == 21
     with pytest.raises(SystemExit):
         main(["audit", "replay", "--database-url", url, "--as-of", "2026-06-30T00:00:00"])
+
+
+async def test_an_on_demand_checkpoint_signs_the_head_and_publishes_it(
+    ledger_db,
+    kafka_bootstrap_servers: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+) -> None:
+    url, key, checkpoints = ledger_db
+    topic = unique_names(1, "test.audit.checkpoints")[0]
+    await create_topics(kafka_bootstrap_servers, [topic], partitions=1)
+    for name, value in {
+        "DATABASE_URL": url,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers,
+        "SALUR_AUDIT_SIGNING_KEY": str(key),
+        "SALUR_AUDIT_CHECKPOINT_TOPIC": topic,
+    }.items():
+        monkeypatch.setenv(name, value)
+    try:
+        assert await asyncio.to_thread(main, ["audit", "checkpoint"]) == 0
+        cut = json.loads(capsys.readouterr().out)
+        assert (cut["number"], cut["size"], cut["root"]) == (4, 57, checkpoints[-1].root.hex())
+        published = [r async for r in read_to_end(kafka_bootstrap_servers, [topic])]
+        assert [json.loads(r.value)["number"] for r in published] == [4]
+        args = ["--kafka", kafka_bootstrap_servers, "--checkpoint-topic", topic, "--topics", topic]
+        code = await asyncio.to_thread(
+            main, ["audit", "verify", "--database-url", url, "--public-key", str(key), *args]
+        )
+        assert code == 0
+    finally:
+        await delete_topics(kafka_bootstrap_servers, [topic])

@@ -111,7 +111,7 @@ async def test_triggers_refuse_changes_even_from_the_owner(built: Built) -> None
             "DELETE FROM audit_entries WHERE seq = 3",
             "TRUNCATE audit_entries",
             "TRUNCATE audit_checkpoints",
-            "DELETE FROM audit_nodes WHERE level = 0",
+            "DELETE FROM audit_nodes WHERE id < 100",
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
                 await conn.execute(statement)
@@ -267,7 +267,7 @@ async def _rewrite(conn: psycopg.AsyncConnection, seq: int) -> None:  # type: ig
     for (canonical,) in rows:
         for level, index, digest in compact.append(bytes(canonical)):
             await conn.execute(
-                "INSERT INTO audit_nodes VALUES (%s, %s, %s)", [level, index, digest]
+                "INSERT INTO audit_nodes VALUES (%s, %s)", [ledger.node_id(level, index), digest]
             )
 
 
@@ -337,10 +337,8 @@ async def test_a_rewritten_and_resigned_history_fails_consistency_with_held_chec
         async with Tampered(conn):
             await _rewrite(conn, seq)
             await conn.execute("DELETE FROM audit_checkpoints")
-            lookup_rows = await (
-                await conn.execute("SELECT level, idx, hash FROM audit_nodes")
-            ).fetchall()
-            nodes = {(r[0], r[1]): bytes(r[2]) for r in lookup_rows}
+            lookup_rows = await (await conn.execute("SELECT id, hash FROM audit_nodes")).fetchall()
+            nodes = {ledger.node_key(r[0]): bytes(r[1]) for r in lookup_rows}
             for old in built.checkpoints:
                 new = built.signer.checkpoint(
                     number=old.number,

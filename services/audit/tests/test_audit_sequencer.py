@@ -150,6 +150,25 @@ async def test_every_event_of_every_topic_lands_once_and_a_rebuild_reaches_the_s
                 ]
                 assert await ledger.root(conn, len(story)) == original[-1].root
 
+        # Act 3: an entry taken out of the first ledger is missing against its topic.
+        with psycopg.connect(first_db, autocommit=True) as owner:
+            owner.execute("ALTER TABLE audit_entries DISABLE TRIGGER USER")
+            gone = owner.execute(
+                'DELETE FROM audit_entries WHERE seq = 10 RETURNING topic, partition, "offset"'
+            ).fetchone()
+        assert gone is not None
+        async with await psycopg.AsyncConnection.connect(first, autocommit=True) as conn:
+            result = await verify(
+                conn,
+                signer.public_key,
+                kafka=kafka_bootstrap_servers,
+                topics=topics[0][:2],
+                checkpoint_topic=topics[1],
+            )
+        findings = {(f.kind, f.where) for f in result.findings}
+        assert ("missing-from-ledger", f"{gone[0]}:{gone[1]}@{gone[2]}") in findings
+        assert ("missing-entry", "entries 10..10") in findings
+
 
 async def _ledger_has(url: str, count: int) -> bool:
     return await _size(url) >= count

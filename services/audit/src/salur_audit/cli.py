@@ -89,6 +89,11 @@ def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     replay.set_defaults(handler=_replay, command_parser=replay)
 
+    cut = commands.add_parser(
+        "checkpoint", help="sign and publish a checkpoint of the ledger now (service settings)"
+    )
+    cut.set_defaults(handler=_checkpoint, command_parser=cut)
+
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -251,3 +256,45 @@ def render(report: Report, form: str) -> str:
     lines.append(f"anomalies: {len(report.anomalies)}")
     lines.extend(f"  {a.rule}: {a.subject}: {a.detail}" for a in report.anomalies)
     return "\n".join(lines) + "\n"
+
+
+def _checkpoint(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """An on-demand checkpoint: the current head, signed now, with the last frontier."""
+    from pydantic import ValidationError
+    from salur_kit.kafka import new_producer
+
+    from salur_audit import signing
+    from salur_audit.sequencer import Sequencer
+    from salur_audit.settings import AuditSettings
+    from salur_audit.writer import LedgerWriter
+
+    try:
+        settings = AuditSettings()
+        signer = signing.load_or_generate(
+            settings.key_path, development=settings.environment == "development"
+        )
+    except (ValidationError, signing.SigningKeyError) as error:
+        parser.error(str(error))
+
+    async def run() -> Checkpoint:
+        producer = new_producer(settings.kafka_bootstrap_servers, client_id="salur-audit-cli")
+        writer = LedgerWriter(settings.writer_url, signer)
+        await producer.start()
+        try:
+            await writer.load()
+            sealed = await writer.seal([], writer.frontier)
+            sequencer = Sequencer(
+                writer=writer,
+                producer=producer,
+                bootstrap_servers=settings.kafka_bootstrap_servers,
+                source_topics=settings.source_topics,
+                checkpoint_topic=settings.checkpoint_topic,
+            )
+            await sequencer.publish(sealed.checkpoint)
+            return sealed.checkpoint
+        finally:
+            await writer.close()
+            await producer.stop()
+
+    print(json.dumps(asyncio.run(run()).to_json(), indent=2))
+    return 0

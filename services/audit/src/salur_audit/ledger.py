@@ -17,7 +17,6 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.rows import tuple_row
 
 from salur_audit import merkle
 from salur_audit.canonical import Entry
@@ -42,10 +41,8 @@ CREATE TABLE IF NOT EXISTS audit_entries (
 );
 CREATE INDEX IF NOT EXISTS audit_entries_type_time ON audit_entries (type, event_time);
 CREATE TABLE IF NOT EXISTS audit_nodes (
-    level smallint NOT NULL,
-    idx bigint NOT NULL,
-    hash bytea NOT NULL,
-    PRIMARY KEY (level, idx)
+    id bigint PRIMARY KEY,  -- (level << 56) | index: one small key, ordered by level
+    hash bytea NOT NULL
 );
 CREATE TABLE IF NOT EXISTS audit_checkpoints (
     number bigint PRIMARY KEY CHECK (number >= 1),
@@ -75,6 +72,18 @@ CREATE OR REPLACE TRIGGER {statement} BEFORE TRUNCATE ON {table}
 REVOKE ALL ON {table} FROM {writer};
 GRANT SELECT, INSERT ON {table} TO {writer};
 """
+
+
+LEVEL_SHIFT = 56
+INDEX_MASK = (1 << LEVEL_SHIFT) - 1
+
+
+def node_id(level: int, index: int) -> int:
+    return (level << LEVEL_SHIFT) | index
+
+
+def node_key(identifier: int) -> merkle.NodeKey:
+    return (identifier >> LEVEL_SHIFT, identifier & INDEX_MASK)
 
 
 class WriterRoleMissingError(RuntimeError):
@@ -145,12 +154,10 @@ async def nodes(conn: AConn, keys: Sequence[merkle.NodeKey]) -> dict[merkle.Node
     if not keys:
         return {}
     cur = await conn.execute(
-        "SELECT n.level, n.idx, n.hash FROM audit_nodes n"
-        " JOIN unnest(%s::smallint[], %s::bigint[]) AS k(level, idx)"
-        " ON n.level = k.level AND n.idx = k.idx",
-        [[k[0] for k in keys], [k[1] for k in keys]],
+        "SELECT id, hash FROM audit_nodes WHERE id = ANY(%s::bigint[])",
+        [[node_id(*key) for key in keys]],
     )
-    return {(int(r[0]), int(r[1])): bytes(r[2]) for r in await cur.fetchall()}
+    return {node_key(int(r[0])): bytes(r[1]) for r in await cur.fetchall()}
 
 
 class MissingNodeError(LookupError):
@@ -224,10 +231,9 @@ async def entry(conn: AConn, seq: int) -> StoredEntry | None:
     return found[0] if found and found[0].seq == seq else None
 
 
-async def stream_entries(
-    conn: AConn, *, types_like: Sequence[str] = (), until: dt.datetime | None = None
-) -> AsyncIterator[StoredEntry]:
-    """Entries in sequence order through a server-side cursor (a million fit no list)."""
+def _filtered(
+    columns: str, types_like: Sequence[str], until: dt.datetime | None
+) -> tuple[str, list[object]]:
     conditions: list[str] = []
     params: list[object] = []
     if types_like:
@@ -237,18 +243,52 @@ async def stream_entries(
         conditions.append("event_time <= %s")
         params.append(until)
     where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    # A server-side cursor lives in a transaction (a savepoint when one is open already).
+    return f"SELECT {columns} FROM audit_entries {where} ORDER BY seq", params
+
+
+_ENTRY_TYPES = ["int8", "text", "text", "text", "text", "timestamptz", "text", "int4", "int8"]
+
+
+async def stream_entries(
+    conn: AConn, *, types_like: Sequence[str] = (), until: dt.datetime | None = None
+) -> AsyncIterator[StoredEntry]:
+    """Entries in sequence order, streamed by binary COPY (a million fit no list, and COPY
+    is several times faster than a cursor here)."""
+    query, params = _filtered(_ENTRY_COLUMNS, types_like, until)
     async with (
-        conn.transaction(),
-        conn.cursor(name=f"entries_{id(conn)}", row_factory=tuple_row) as cur,
+        conn.cursor() as cur,
+        cur.copy(f"COPY ({query}) TO STDOUT (FORMAT BINARY)", params) as copy,
     ):
-        cur.itersize = 5000
-        await cur.execute(
-            f"SELECT {_ENTRY_COLUMNS} FROM audit_entries {where} ORDER BY seq",
-            params,
-        )
-        async for row in cur:
+        copy.set_types([*_ENTRY_TYPES, "bytea"])
+        async for row in copy.rows():
             yield _entry(row)
+
+
+async def stream_canonical(
+    conn: AConn, *, types_like: Sequence[str] = (), until: dt.datetime | None = None
+) -> AsyncIterator[tuple[int, bytes]]:
+    """(seq, canonical bytes) only: what a replay reads."""
+    query, params = _filtered("seq, canonical", types_like, until)
+    async with (
+        conn.cursor() as cur,
+        cur.copy(f"COPY ({query}) TO STDOUT (FORMAT BINARY)", params) as copy,
+    ):
+        copy.set_types(["int8", "bytea"])
+        async for row in copy.rows():
+            yield row[0], row[1]
+
+
+async def stream_nodes(conn: AConn) -> AsyncIterator[tuple[int, int, bytes]]:
+    """Every stored node, level by level."""
+    async with (
+        conn.cursor() as cur,
+        cur.copy(
+            "COPY (SELECT id, hash FROM audit_nodes ORDER BY id) TO STDOUT (FORMAT BINARY)"
+        ) as copy,
+    ):
+        copy.set_types(["int8", "bytea"])
+        async for identifier, digest in copy.rows():
+            yield identifier >> LEVEL_SHIFT, identifier & INDEX_MASK, digest
 
 
 def _checkpoint(row: Sequence[Any]) -> Checkpoint:
@@ -329,8 +369,9 @@ async def known_identities(conn: AConn, batch: Sequence[Entry]) -> set[tuple[str
 async def copy_entries(conn: AConn, first_seq: int, batch: Sequence[Entry]) -> None:
     async with (
         conn.cursor() as cur,
-        cur.copy(f"COPY audit_entries ({_ENTRY_COLUMNS}) FROM STDIN") as copy,
+        cur.copy(f"COPY audit_entries ({_ENTRY_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy,
     ):
+        copy.set_types([*_ENTRY_TYPES, "bytea"])
         for i, item in enumerate(batch):
             await copy.write_row(
                 (
@@ -351,7 +392,8 @@ async def copy_entries(conn: AConn, first_seq: int, batch: Sequence[Entry]) -> N
 async def copy_nodes(conn: AConn, created: Sequence[tuple[int, int, bytes]]) -> None:
     async with (
         conn.cursor() as cur,
-        cur.copy("COPY audit_nodes (level, idx, hash) FROM STDIN") as copy,
+        cur.copy("COPY audit_nodes (id, hash) FROM STDIN (FORMAT BINARY)") as copy,
     ):
-        for row in created:
-            await copy.write_row(row)
+        copy.set_types(["int8", "bytea"])
+        for level, index, digest in created:
+            await copy.write_row((node_id(level, index), digest))

@@ -348,8 +348,10 @@ async def replay_ledger(
     """The report from the ledger: only the event types a replay reads, by time."""
     state = Replay(as_of)
     total = await ledger.size(conn) if progress else 0
-    async for stored in ledger.stream_entries(conn, types_like=REPLAYED_TYPES, until=as_of):
-        state.apply(document_of(stored.canonical), stored.seq)
+    async for seq, canonical in ledger.stream_canonical(
+        conn, types_like=REPLAYED_TYPES, until=as_of
+    ):
+        state.apply(document_of(canonical), seq)
         if progress is not None and state.events % 10_000 == 0:
-            progress(stored.seq + 1, total)
+            progress(seq + 1, total)
     return state.report()

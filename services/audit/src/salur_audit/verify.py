@@ -155,29 +155,26 @@ async def _compare_nodes(
     leaf_mismatch: dict[int, bytes] = {}
     differing: set[tuple[int, int]] = set()
     seen = 0
-    async with conn.transaction(), conn.cursor(name=f"nodes_{id(conn)}") as cur:
-        cur.itersize = 20_000
-        await cur.execute("SELECT level, idx, hash FROM audit_nodes ORDER BY level, idx")
-        async for level, index, stored in cur:
-            seen += 1
-            expected = (
-                levels[level][index] if level < len(levels) and index < len(levels[level]) else None
-            )
-            if expected is None:
-                result.add("extra-node", f"node ({level}, {index})", "beyond the entries")
-            elif bytes(stored) != expected:
-                differing.add((level, index))
-                if level == 0:
-                    leaf_mismatch[int(index)] = bytes(stored)
-                elif {(level - 1, 2 * index), (level - 1, 2 * index + 1)} & differing:
-                    continue  # an ancestor of a difference already named below it
-                else:
-                    first, last = index << level, ((index + 1) << level) - 1
-                    result.add(
-                        "tree-mismatch",
-                        f"entries {first}..{last}",
-                        f"stored node ({level}, {index}) differs from the recomputed one",
-                    )
+    async for level, index, stored in ledger.stream_nodes(conn):
+        seen += 1
+        expected = (
+            levels[level][index] if level < len(levels) and index < len(levels[level]) else None
+        )
+        if expected is None:
+            result.add("extra-node", f"node ({level}, {index})", "beyond the entries")
+        elif bytes(stored) != expected:
+            differing.add((level, index))
+            if level == 0:
+                leaf_mismatch[int(index)] = bytes(stored)
+            elif {(level - 1, 2 * index), (level - 1, 2 * index + 1)} & differing:
+                continue  # an ancestor of a difference already named below it
+            else:
+                first, last = index << level, ((index + 1) << level) - 1
+                result.add(
+                    "tree-mismatch",
+                    f"entries {first}..{last}",
+                    f"stored node ({level}, {index}) differs from the recomputed one",
+                )
     _name_leaf_mismatches(leaf_mismatch, levels[0], result)
     complete = sum(len(level) for level in levels) if levels[0] else 0
     if seen < complete:
