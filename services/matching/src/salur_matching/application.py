@@ -37,8 +37,7 @@ class MatchingApplication(ServiceApplication):
         # The consumer's thread and the API's threads share the engine.
         self.lock = threading.Lock()
         if isinstance(self.recorder, StateRecorder):
-            facts, matches = self.recorder.load()
-            self.engine.load(facts, matches)
+            self.recorder.load_into(self.engine)
 
     # -- what other services tell us -----------------------------------------------------------
 

@@ -21,7 +21,7 @@ from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 from salur_contracts.matching import match_id
 
-from salur_matching.engine import Change, FactRow, MatchRow
+from salur_matching.engine import Change, Engine, FactRow
 
 DDL = (
     "CREATE TABLE IF NOT EXISTS matching_fact ("
@@ -92,14 +92,18 @@ class StateRecorder(PostgresProcessRecorder):
         if matches:
             curs.executemany(UPSERT_MATCH, matches)
 
-    def load(self) -> tuple[list[tuple[str, dict[str, Any]]], list[MatchRow]]:
-        """Every stored fact and match (start-up)."""
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute("SELECT kind, state FROM matching_fact")
-            facts = [(row["kind"], row["state"]) for row in curs.fetchall()]
-            curs.execute("SELECT activity_id, opportunity_id, version FROM matching_match")
-            matches = [
-                (row["activity_id"], row["opportunity_id"], row["version"])
-                for row in curs.fetchall()
-            ]
-        return facts, matches
+    def load_into(self, engine: Engine) -> None:
+        """Every stored fact and match into the engine (start-up), streamed in chunks so the
+        rows are never all in memory at once."""
+        with self.datastore.get_connection() as conn, conn.transaction():
+            with conn.cursor(name="matching_facts") as curs:
+                curs.itersize = 5000
+                curs.execute("SELECT kind, state FROM matching_fact")
+                engine.load(((row["kind"], row["state"]) for row in curs), ())
+            with conn.cursor(name="matching_matches") as curs:
+                curs.itersize = 20000
+                curs.execute("SELECT activity_id, opportunity_id, version FROM matching_match")
+                engine.load(
+                    (),
+                    ((row["activity_id"], row["opportunity_id"], row["version"]) for row in curs),
+                )
