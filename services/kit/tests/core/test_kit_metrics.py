@@ -31,9 +31,7 @@ async def test_a_histogram_counts_cumulatively_into_its_buckets_with_sum_and_cou
     latency = registry.histogram("salur_latency_seconds", "Latency.", ("route",), (0.1, 0.5))
     for value in (0.05, 0.1, 0.3, 7.0):
         latency.observe(value, route="/x")
-    samples = {
-        (s.name, s.labels.get("le")): s.value for s in parse(await registry.render())
-    }
+    samples = {(s.name, s.labels.get("le")): s.value for s in parse(await registry.render())}
     assert samples == {
         ("salur_latency_seconds_bucket", "0.1"): 2,
         ("salur_latency_seconds_bucket", "0.5"): 3,
