@@ -310,3 +310,18 @@ def test_only_a_verified_partner_with_a_name_may_publish() -> None:
 def test_terms_survive_their_stored_form() -> None:
     original = terms(aspects=("economy", "social"))
     assert Terms.from_state(dataclasses.asdict(original)) == original
+
+
+def test_revising_the_envelope_re_arms_exhaustion_or_reports_it() -> None:
+    opportunity = opened()
+    opportunity.commit(uuid4(), PARTNER, Decimal("150000000.00"))
+    opportunity.commit(uuid4(), PARTNER, Decimal("140000000.00"))
+    assert opportunity.exhausted
+    opportunity.change_terms(terms(envelope=Decimal("400000000.00")), "officer", TODAY)
+    assert (opportunity.remaining, opportunity.exhausted) == (Decimal("110000000.00"), False)
+    opportunity.collect_events()
+    opportunity.change_terms(terms(envelope=Decimal("300000000.00")), "officer", TODAY)
+    assert [type(e).__qualname__ for e in opportunity.collect_events()] == [
+        "Opportunity.Revised",
+        "Opportunity.EnvelopeExhausted",
+    ]
