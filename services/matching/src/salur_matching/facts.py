@@ -12,6 +12,7 @@ over a live consumer safely.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sys
 from dataclasses import dataclass
 from decimal import Decimal
@@ -61,10 +62,13 @@ def percent_text(bp: int) -> str:
     return f"{whole}%" if not rest else f"{whole}.{rest:02d}".rstrip("0") + "%"
 
 
+@functools.cache
 def prefixes(region_code: str) -> tuple[str, str, str, str]:
-    """The four prefixes of a kelurahan code: province, city, district, kelurahan."""
+    """The four prefixes of a kelurahan code: province, city, district, kelurahan.
+
+    Cached: Indonesia has about 84,000 kelurahan codes, and every decision asks."""
     p, k, c, _ = region_code.split(".")
-    return (p, f"{p}.{k}", f"{p}.{k}.{c}", region_code)
+    return (intern(p), intern(f"{p}.{k}"), intern(f"{p}.{k}.{c}"), intern(region_code))
 
 
 def intern(value: str) -> str:
@@ -285,5 +289,5 @@ class Partner:
 
 def within(region_code: str, prefix_list: tuple[str, ...]) -> str | None:
     """The first prefix of the list that contains the code (whole segments), if any."""
-    mine = set(prefixes(region_code))
+    mine = prefixes(region_code)
     return next((p for p in prefix_list if p in mine), None)
