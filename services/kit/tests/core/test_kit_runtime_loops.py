@@ -21,6 +21,7 @@ class Ticks:
     def __init__(self) -> None:
         self.apps: list[ServiceApplication] = []
         self.runs = 0
+        self.restarted = asyncio.Event()
         self.stopped = asyncio.Event()
 
     def make(self, running: Running) -> Loop:
@@ -30,6 +31,7 @@ class Ticks:
             self.runs += 1
             if self.runs == 1:
                 raise RuntimeError("the first run fails; the runtime restarts the loop")
+            self.restarted.set()
             await stopping.wait()
             self.stopped.set()
 
@@ -55,9 +57,7 @@ async def test_a_service_loop_is_supervised_and_stopped_with_the_service(
         kafka_bootstrap_servers=kafka_bootstrap_servers,
         jwks_path=dev_issuer.jwks_path,
     ) as api:
-        deadline = asyncio.get_running_loop().time() + 10
-        while ticks.runs < 2 and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.05)
+        await asyncio.wait_for(ticks.restarted.wait(), timeout=10)
         assert ticks.runs == 2, "restarted once after its error"
         assert ticks.apps == [api.state.application]
         assert not ticks.stopped.is_set()
