@@ -408,7 +408,8 @@ class Opportunity(Aggregate):
 
     def release(self, agreement_id: UUID, returned: Decimal) -> None:
         """A terminated agreement gives back what it no longer uses (see
-        `release_on_termination`); nothing to give back leaves no event."""
+        `release_on_termination`). When it spent everything, only the agreement's end is
+        recorded (privately): a public release of nothing would say nothing."""
         commitment = self._commitment(agreement_id)
         if commitment.state == "terminated":
             raise EnvelopeError(
