@@ -180,6 +180,14 @@ async def test_contract_events_on_the_real_topics_become_a_match_on_matchings_to
         assert unknown.headers["content-type"].startswith("application/problem+json")
         anonymous = await http.get(f"/activities/{activity.activity_id}/opportunities")
         assert anonymous.status_code == 401
+        malformed = await http.get("/activities/not-a-uuid/opportunities", headers=reader)
+        assert malformed.status_code == 422
+        assert "activity_id" in malformed.text
+        too_many = await http.get(
+            f"/activities/{activity.activity_id}/opportunities?limit=100000", headers=reader
+        )
+        assert too_many.status_code == 422
+        assert "limit" in too_many.text
 
         # The partner closes the opportunity: the match is withdrawn.
         mark = len(feed.events)
