@@ -26,6 +26,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from salur_kit.auth import Role
 from salur_kit.devtokens import DevIssuer, ensure_issuer
@@ -44,6 +45,19 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
   AND l.objid = (hashtext('relay')::bigint & 4294967295)::oid
 """
 FAILOVER_LIMIT_SECONDS = 5.0
+
+
+def pod_timing() -> tuple[int, int]:
+    """terminationGracePeriodSeconds and the preStop delay of the registry's Deployment."""
+    deployment = yaml.safe_load(
+        (Path(__file__).resolve().parents[2] / "deploy/base/registry/deployment.yaml").read_text()
+    )
+    pod = deployment["spec"]["template"]["spec"]
+    pre_stop = pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+    return int(pod["terminationGracePeriodSeconds"]), int(pre_stop)
+
+
+GRACE_SECONDS, PRE_STOP_SECONDS = pod_timing()
 
 
 @dataclass
@@ -123,7 +137,13 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     token = ensure_issuer(tmp_path / "issuer").token(
         role=Role.facilitator, subject="fac", region="32.73"
     )
-    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=10) as http:
+    # Idle connections are dropped before uvicorn's 5 s keep-alive ends them, so a POST
+    # never goes out on a connection the server is closing.
+    async with httpx.AsyncClient(
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+        limits=httpx.Limits(max_connections=50, keepalive_expiry=1),
+    ) as http:
         yield http
 
 
@@ -267,7 +287,20 @@ async def test_two_replicas_publish_each_event_once_and_fail_over_within_seconds
     assert all(events[e] > last_recorded_by_holder for e in repeated)
     assert len(repeated) <= 1000, "at most one batch of the killed relay"
     assert takeover < FAILOVER_LIMIT_SECONDS
+
+    # Kubernetes stops a pod with SIGTERM and kills it after the grace period.
+    survivor.process.send_signal(signal.SIGTERM)
+    terminated_at = time.monotonic()
+    exit_code = await asyncio.to_thread(survivor.process.wait, GRACE_SECONDS)
+    shutdown = time.monotonic() - terminated_at
+    assert exit_code in (0, -signal.SIGTERM)
+    assert shutdown < GRACE_SECONDS - PRE_STOP_SECONDS
     assert "background loop failed" not in survivor.log.read_text()
+    assert relayed_position(db) == max(events.values()), "position recorded before exit"
+    print(
+        f"shutdown: the survivor exited {shutdown:.2f}s after SIGTERM "
+        f"(grace period {GRACE_SECONDS}s, of which {PRE_STOP_SECONDS}s preStop)"
+    )
     print(
         f"relay failover: lock taken over {takeover:.2f}s after SIGKILL; "
         f"the last command {writes_ended:.2f}s after it; "
