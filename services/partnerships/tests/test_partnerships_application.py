@@ -429,3 +429,19 @@ def test_a_rejected_report_no_longer_counts_against_the_disbursed(world: World) 
     world.app.reject_report(world.officer, agreement_id, number, "bukti kabur", None)
     again = world.report(agreement_id, 1, "25000000.00")
     assert again == number + 1
+
+
+def test_an_opportunity_with_many_agreements_loads_from_a_snapshot_with_its_reservations(
+    app: PartnershipsApplication,
+) -> None:
+    world = World(app).everything(envelope="100000000000.00")
+    # Learned with its terms: two events; 98 commitments by opportunities make 100.
+    for n in range(1, 99):
+        committed = str(n * Decimal("25000000.00"))
+        world.envelope_committed(UUID(int=n), committed, "100000000000.00")
+    assert app.snapshots is not None
+    assert list(app.snapshots.get(world.opportunity_id)), "no snapshot after 100 events"
+    signed = [world.signed("25000000.00", tranches=("25000000.00",)) for _ in range(2)]
+    opportunity = app.known_opportunity(world.opportunity_id)
+    assert set(opportunity.reserved) == {str(a) for a in signed}
+    assert opportunity.available == Decimal("100000000000.00") - 100 * Decimal("25000000.00")

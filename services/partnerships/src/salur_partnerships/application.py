@@ -38,6 +38,9 @@ def _today() -> dt.date:
 
 class PartnershipsApplication(ServiceApplication):
     name = "partnerships"
+    # An opportunity gathers an event per agreement signed against it (its reservation)
+    # and per envelope change; snapshots keep loading it cheap however many there are.
+    snapshotting_intervals = {KnownOpportunity: 100}
 
     # -- proposals -----------------------------------------------------------------------------
 

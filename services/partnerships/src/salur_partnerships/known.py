@@ -158,7 +158,8 @@ class KnownOpportunity(Aggregate):
         self.terms: dict[str, Any] = {}
         self.envelope = ZERO
         self.committed = ZERO
-        self.reserved: dict[UUID, Decimal] = {}
+        # Keyed by the agreement id as text, so a snapshot of this aggregate is plain JSON.
+        self.reserved: dict[str, Decimal] = {}
 
     @event("TermsSet")
     def set_terms(self, terms: dict[str, Any], envelope: Decimal) -> None:
@@ -178,7 +179,7 @@ class KnownOpportunity(Aggregate):
     def _envelope_moved(self, agreement_id: UUID, envelope: Decimal, committed: Decimal) -> None:
         self.envelope = envelope
         self.committed = committed
-        self.reserved.pop(agreement_id, None)
+        self.reserved.pop(str(agreement_id), None)
 
     @property
     def available(self) -> Decimal:
@@ -231,4 +232,4 @@ class KnownOpportunity(Aggregate):
 
     @event("Reserved")
     def _reserved(self, agreement_id: UUID, amount: Decimal) -> None:
-        self.reserved[agreement_id] = amount
+        self.reserved[str(agreement_id)] = amount
