@@ -65,10 +65,10 @@ async def _event_store(running: Running) -> list[Family]:
             ],
         ),
         Family(
-            "salur_relay_published_total",
+            "salur_relay_published",
             "counter",
             "Events this process published to Kafka (acknowledged).",
-            [Sample({}, running.relay.stats.relayed)],
+            [Sample({}, running.relay.stats.relayed, "_total")],
         ),
     ]
 
