@@ -4,13 +4,16 @@ one in another order; only what was never published becomes a match event to rel
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from salur_contracts.cloudevents import encode, new_envelope
 from salur_kit.eventstore import postgres_env
 from salur_kit.kafka import new_producer
@@ -91,6 +94,20 @@ def subject_major(events: list[Versioned]) -> list[Versioned]:
     return [item for subject in reversed(list(groups)) for item in groups[subject]]
 
 
+@contextlib.asynccontextmanager
+async def another_topic(bootstrap: str) -> AsyncIterator[str]:
+    """A second throw-away topic (matching's own events), deleted afterwards."""
+    name = f"test.matching.{uuid.uuid4().hex[:12]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name=name, num_partitions=3, replication_factor=1)])
+        yield name
+    finally:
+        await admin.delete_topics([name])
+        await admin.close()
+
+
 async def publish(bootstrap: str, topic: str, events: list[Versioned]) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
     await producer.start()
@@ -116,26 +133,27 @@ async def test_rebuild_from_zero_equals_the_live_state_and_publishes_nothing_aga
     await deliver(consumer_of(live), feed.events)
     assert live.engine.standing()
     assert any(v % 2 == 0 for v in live.engine.versions.values()), "some were withdrawn"
-    # ... and its relay published its match events (here to the test's own topic).
-    producer = new_producer(kafka_bootstrap_servers, client_id="matching-rebuild-test")
-    await producer.start()
-    try:
-        relay = OutboxRelay(
-            app=live,
-            database_url=fresh_database_url,
-            sender=producer,
-            to_integration=to_integration,
-            topic_for=lambda _: unique_topic,
-        )
-        await relay.drain()
-    finally:
-        await producer.stop()
+    async with another_topic(kafka_bootstrap_servers) as own_topic:
+        # ... and its relay published its match events (here to a topic of the test's own).
+        producer = new_producer(kafka_bootstrap_servers, client_id="matching-rebuild-test")
+        await producer.start()
+        try:
+            relay = OutboxRelay(
+                app=live,
+                database_url=fresh_database_url,
+                sender=producer,
+                to_integration=to_integration,
+                topic_for=lambda _: own_topic,
+            )
+            await relay.drain()
+        finally:
+            await producer.stop()
 
-    # The same input events on the topic, in another interleaving.
-    await publish(kafka_bootstrap_servers, unique_topic, subject_major(feed.events))
+        # The same input events on the input topic, in another interleaving.
+        await publish(kafka_bootstrap_servers, unique_topic, subject_major(feed.events))
 
-    # Rebuild from offset zero into a fresh database.
-    rebuilt = await rebuild(kafka_bootstrap_servers, [unique_topic], own_topic=None)
+        # Rebuild from offset zero into a fresh database.
+        rebuilt = await rebuild(kafka_bootstrap_servers, [unique_topic], own_topic=own_topic)
     assert rebuilt.events == len(feed.events) + len(live.engine.versions) + sum(
         v - 1 for v in live.engine.versions.values()
     )
