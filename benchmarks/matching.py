@@ -39,6 +39,7 @@ from salur_matching.application import MatchingApplication
 from salur_matching.engine import Engine
 from salur_matching.examples import ActivitySpec, Feed, OpportunitySpec
 from salur_matching.facts import from_cents
+from salur_matching.ranking import score
 from salur_matching.rebuild import rebuild, write
 from salur_matching.rules import RULE_NAMES
 
@@ -180,9 +181,8 @@ def published_matches(world: World) -> tuple[list[contract.MatchProposed], Engin
         engine.apply(event, version, decide=False)
     events = []
     for activity_id, opportunity_id in sorted(engine.eligible_pairs()):
-        ranked = engine.explain(activity_id, opportunity_id)[1]
-        assert ranked is not None
-        a, o = ranked.activity, ranked.opportunity
+        a, o = engine.activities[activity_id], engine.opportunities[opportunity_id]
+        points, reasons = score(a, o, engine.partners.get(o.partner_id))
         events.append(
             contract.MatchProposed(
                 match_id=contract.match_id(activity_id, opportunity_id),
@@ -195,9 +195,9 @@ def published_matches(world: World) -> tuple[list[contract.MatchProposed], Engin
                 region_code=a.region_code,
                 amount_needed=from_cents(a.outstanding),
                 currency=CURRENCY,
-                score=ranked.score,
+                score=points,
                 rules_passed=list(RULE_NAMES),
-                reasons=[contract.ScoreReason(**r._asdict()) for r in ranked.reasons],
+                reasons=[contract.ScoreReason(**r._asdict()) for r in reasons],
             )
         )
     return events, engine
