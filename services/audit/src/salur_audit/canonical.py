@@ -15,9 +15,10 @@ from dataclasses import dataclass
 
 import rfc8785
 from salur_contracts.cloudevents import (
+    CONTENT_TYPE,
+    REQUIRED_HEADERS,
+    SPEC_VERSION,
     MalformedEventError,
-    UnknownEventTypeError,
-    decode,
 )
 
 from salur_audit.verifier import canonical_bytes
@@ -56,38 +57,47 @@ def entry_of(
 ) -> Entry:
     """The entry of a record; MalformedEventError when it is not a well-formed CloudEvent.
 
-    A type missing from this catalogue (a newer version) is still a CloudEvent and is kept.
+    Well-formed means the binary-mode envelope (every required attribute, spec version,
+    JSON content, key = subject, an RFC 3339 time) and a JSON object as data. The data is
+    not validated against the catalogue: the ledger keeps what was published, a type newer
+    than this catalogue or a payload its producer got wrong included; the replay is where
+    a payload's meaning is judged.
     """
-    header_list = list(headers)
-    try:
-        envelope = decode(key, value, header_list)
-        time = envelope.time
-    except UnknownEventTypeError:
-        time = _time_of(header_list)
+    attributes: dict[str, str] = {}
+    for name, raw in headers:
+        if raw is None or name in attributes:
+            raise MalformedEventError(f"header {name} is repeated or has no value")
+        try:
+            attributes[name] = raw.decode()
+        except UnicodeDecodeError:
+            raise MalformedEventError(f"header {name} is not UTF-8") from None
+    _check_envelope(attributes, key)
     if value is None:
         raise MalformedEventError("record has no value (a tombstone is not an event)")
     try:
         data = json.loads(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise MalformedEventError(f"data is not JSON: {error}") from None
-    attributes = {
-        name.removeprefix("ce_"): raw.decode()
-        for name, raw in header_list
-        if name.startswith("ce_") and raw is not None
+    if not isinstance(data, dict):
+        raise MalformedEventError("data is not a JSON object")
+    document: dict[str, object] = {
+        name.removeprefix("ce_"): text
+        for name, text in attributes.items()
+        if name.startswith("ce_")
     }
-    content_type = dict(header_list).get("content-type")
-    if content_type is not None:
-        attributes["datacontenttype"] = content_type.decode()
+    if "content-type" in attributes:
+        document["datacontenttype"] = attributes["content-type"]
+    document["data"] = data
     try:
-        canonical = canonical_bytes({**attributes, "data": data})
+        canonical = canonical_bytes(document)
     except rfc8785.CanonicalizationError as error:
         raise MalformedEventError(f"data has no canonical JSON form: {error}") from None
     return Entry(
-        source=attributes["source"],
-        event_id=attributes["id"],
-        type=attributes["type"],
-        subject=attributes["subject"],
-        time=time,
+        source=attributes["ce_source"],
+        event_id=attributes["ce_id"],
+        type=attributes["ce_type"],
+        subject=attributes["ce_subject"],
+        time=_time_of(attributes["ce_time"]),
         topic=topic,
         partition=partition,
         offset=offset,
@@ -95,14 +105,26 @@ def entry_of(
     )
 
 
-def _time_of(headers: list[tuple[str, bytes | None]]) -> dt.datetime:
-    raw = dict(headers).get("ce_time")
+def _check_envelope(attributes: dict[str, str], key: bytes | None) -> None:
+    if attributes.get("ce_specversion") != SPEC_VERSION:
+        raise MalformedEventError("not a CloudEvents 1.0 binary-mode record")
+    missing = [name for name in REQUIRED_HEADERS if not attributes.get(name)]
+    if missing:
+        raise MalformedEventError(f"missing header(s): {', '.join(missing)}")
+    content_type = attributes.get("content-type", CONTENT_TYPE)
+    if content_type.split(";")[0].strip().lower() != CONTENT_TYPE:
+        raise MalformedEventError(f"content-type {content_type!r} is not {CONTENT_TYPE}")
+    if key is not None and key != attributes["ce_subject"].encode():
+        raise MalformedEventError("record key differs from ce_subject")
+
+
+def _time_of(text: str) -> dt.datetime:
     try:
-        time = dt.datetime.fromisoformat((raw or b"").decode())
+        time = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise MalformedEventError("header ce_time is not an RFC 3339 time") from None
+        raise MalformedEventError(f"header ce_time {text!r} is not an RFC 3339 time") from None
     if time.tzinfo is None:
-        raise MalformedEventError("header ce_time has no UTC offset")
+        raise MalformedEventError(f"header ce_time {text!r} has no UTC offset")
     return time
 
 
