@@ -16,7 +16,9 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from benchmarks.load import EXPECTED_STATUS, PATH, BkmCommands, LoadResult
 
@@ -44,23 +46,27 @@ def binary() -> Path | None:
     return candidate if installed.returncode == 0 and candidate.exists() else None
 
 
+def _target(url: str, body: dict[str, Any], headers: dict[str, str]) -> str:
+    """One line of vegeta's JSON targets format."""
+    target = {
+        "method": "POST",
+        "url": url,
+        "body": base64.b64encode(json.dumps(body).encode()).decode(),
+        "header": {k: [v] for k, v in (headers | {"Content-Type": "application/json"}).items()},
+    }
+    return json.dumps(target) + "\n"
+
+
 def _targets(base_url: str, commands: BkmCommands, count: int, path: Path) -> None:
     with path.open("w") as out:
         for _ in range(count):
             body, headers = commands.next()
-            headers = headers | {"Content-Type": "application/json"}
-            target = {
-                "method": "POST",
-                "url": base_url + PATH,
-                "body": base64.b64encode(json.dumps(body).encode()).decode(),
-                "header": {
-                    k: [v] for k, v in (headers | {"Content-Type": "application/json"}).items()
-                },
-            }
-            out.write(json.dumps(target) + "\n")
+            out.write(_target(base_url + PATH, body, headers))
 
 
-def _run(vegeta: Path, targets: Path, rate: float, seconds: float) -> LoadResult:
+def _run(
+    vegeta: Path, targets: Path, rate: float, seconds: float, expected: int = EXPECTED_STATUS
+) -> LoadResult:
     attack = subprocess.run(
         [
             str(vegeta),
@@ -85,7 +91,7 @@ def _run(vegeta: Path, targets: Path, rate: float, seconds: float) -> LoadResult
         started_ns, code, latency_ns = int(row[0]), int(row[1]), int(row[2])
         first = started_ns if not first else min(first, started_ns)
         last = max(last, started_ns + latency_ns)
-        if code == EXPECTED_STATUS:
+        if code == expected:
             result.latencies.append(latency_ns / 1e9)
         else:
             result.failures[f"HTTP {code} {row[5]}".strip()] += 1
@@ -101,3 +107,20 @@ async def open_loop(
         targets = Path(scratch) / "targets.jsonl"
         _targets(base_url, commands, round(rate * seconds), targets)
         return await asyncio.to_thread(_run, vegeta, targets, rate, seconds)
+
+
+async def attack(
+    vegeta: Path,
+    requests: Iterable[tuple[str, dict[str, Any], dict[str, str]]],
+    rate: float,
+    seconds: float,
+    expected: int,
+) -> LoadResult:
+    """Any JSON POSTs (url, body, headers) at exactly `rate` per second; `expected` is the
+    status that counts as success."""
+    with tempfile.TemporaryDirectory() as scratch:
+        targets = Path(scratch) / "targets.jsonl"
+        with targets.open("w") as out:
+            for url, body, headers in requests:
+                out.write(_target(url, body, headers))
+        return await asyncio.to_thread(_run, vegeta, targets, rate, seconds, expected)
