@@ -14,7 +14,7 @@ from typing import TypeVar
 from salur_kit.auth import Role
 from salur_kit.devtokens import ensure_issuer
 
-from benchmarks import baselines, figures, relay, vegeta
+from benchmarks import baselines, figures, planning, relay, vegeta
 from benchmarks.dbcounters import counters
 from benchmarks.followers import catch_up_seconds
 from benchmarks.load import BkmCommands, closed_loop, new_client, open_loop, warm_up
@@ -53,10 +53,13 @@ class Bench:
             f"run {s.run_id}: Postgres {s.admin_url.rsplit('@', 1)[-1]}, Kafka {s.bootstrap}"
         )
         wait_for_postgres(s.admin_url, self.progress)
-        with fresh_database(s.admin_url, s.database) as store_url:
-            await self.baselines_and_relay(store_url)
-        with fresh_database(s.admin_url, s.service_database) as service_url:
-            await self.http(service_url)
+        if s.runs("registry"):
+            with fresh_database(s.admin_url, s.database) as store_url:
+                await self.baselines_and_relay(store_url)
+            with fresh_database(s.admin_url, s.service_database) as service_url:
+                await self.http(service_url)
+        if s.runs("planning"):
+            await self.step("planning seeking-funding bench", lambda: planning.run(self))
         return self.report
 
     async def baselines_and_relay(self, database_url: str) -> None:

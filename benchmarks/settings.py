@@ -16,6 +16,7 @@ DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 class Targets:
     relay_events_per_second: float = 5000.0
     p99_ms_at_open_loop_rate: float = 50.0
+    planning_seeking_p95_ms: float = 50.0
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,13 @@ class BenchSettings:
     closed_loop_clients: int = 16
     closed_loop_seconds: float = 10.0
     targets: Targets = Targets()
+    planning_activities: int = 100_000
+    planning_queries: int = 2000
+    # Steps to run (SALUR_BENCH_ONLY=planning,registry); empty runs every step.
+    only: frozenset[str] = frozenset()
+
+    def runs(self, step: str) -> bool:
+        return not self.only or step in self.only
 
     @property
     def database(self) -> str:
@@ -43,18 +51,24 @@ class BenchSettings:
         return f"bench_{self.run_id}_http"
 
     @property
+    def planning_database(self) -> str:
+        return f"bench_{self.run_id}_planning"
+
+    @property
     def topic_prefix(self) -> str:
         return f"salur.bench.{self.run_id}"
 
 
 def from_environment(now: dt.datetime | None = None) -> BenchSettings:
-    """`DATABASE_URL` (an admin URL) and `KAFKA_BOOTSTRAP_SERVERS` override the defaults."""
+    """`DATABASE_URL` (an admin URL) and `KAFKA_BOOTSTRAP_SERVERS` override the defaults;
+    `SALUR_BENCH_ONLY` (comma-separated step names) runs only those steps."""
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%d_%H%M%S")
     return BenchSettings(
         run_id=stamp,
         admin_url=os.environ.get("DATABASE_URL") or DEFAULT_ADMIN_URL,
         bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or DEFAULT_BOOTSTRAP,
         output_dir=Path(".data/bench"),
+        only=frozenset(filter(None, os.environ.get("SALUR_BENCH_ONLY", "").split(","))),
     )
 
 

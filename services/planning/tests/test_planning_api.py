@@ -27,6 +27,7 @@ from salur_kit.consumer import EventSourcedEffects
 from salur_kit.devtokens import DevIssuer
 from salur_kit.testing.callers import Callers
 from salur_kit.testing.services import asgi_client, running_api_on_scratch_database
+from salur_planning.api import Page, SeekingFundingOut
 from salur_planning.application import PlanningApplication
 from salur_planning.bootstrap import SPEC
 
@@ -502,6 +503,48 @@ class TestChannelling:
         shown = (await http.get(f"/plans/{plan_id}", headers=callers.auditor())).json()
         assert shown["activities"][0]["channelling"]["funding_status"] == "seeking_funding"
         assert await _listed(http, callers, seeking, activity_id)
+
+    async def test_listed_items_have_exactly_the_documented_fields_and_money_as_text(
+        self, planning: FastAPI, http: httpx.AsyncClient, callers: Callers
+    ) -> None:
+        bkm_id = known_bkm(planning)
+        plan_id, activity_id = await endorsed(http, callers, bkm_id)
+        url = f"/plans/{plan_id}/activities/{activity_id}/channelling"
+        body = {"amount_needed": "115000000.00"}
+        opened = await http.post(url, json=body, headers=callers.operator(bkm_id))
+        assert opened.status_code == 200, opened.text
+        query = f"/activities/seeking-funding?region={REGION}&limit=500"
+        assert await _listed(http, callers, query, activity_id)
+        page = (await http.get(query, headers=callers.auditor())).json()
+        assert uuid.UUID(activity_id) in {i.activity_id for i in Page.model_validate(page).items}
+        (item,) = [i for i in page["items"] if i["activity_id"] == activity_id]
+        assert set(item) == set(SeekingFundingOut.model_fields)
+        assert (item["estimated_cost"], item["committed"], item["outstanding"]) == (
+            "150000000.00",
+            "0.00",
+            "115000000.00",
+        )
+        assert (item["plan_id"], item["bkm_id"], item["funding_status"]) == (
+            plan_id,
+            bkm_id,
+            "seeking_funding",
+        )
+
+    async def test_an_activity_is_listed_under_every_prefix_of_its_code_and_no_other(
+        self, planning: FastAPI, http: httpx.AsyncClient, callers: Callers
+    ) -> None:
+        bkm_id = known_bkm(planning)
+        plan_id, activity_id = await endorsed(http, callers, bkm_id)
+        url = f"/plans/{plan_id}/activities/{activity_id}/channelling"
+        body = {"amount_needed": "115000000.00"}
+        opened = await http.post(url, json=body, headers=callers.operator(bkm_id))
+        assert opened.status_code == 200, opened.text
+        listing = "/activities/seeking-funding?limit=500&region="
+        assert await _listed(http, callers, listing + REGION, activity_id)
+        for prefix in ("32", "32.73", "32.73.01"):
+            assert await _listed(http, callers, listing + prefix, activity_id, wait=False)
+        for other in ("31", "32.71", "32.73.02", "32.73.01.1002"):
+            assert not await _listed(http, callers, listing + other, activity_id, wait=False)
 
     async def test_refuses_a_status_filter_that_has_nothing_outstanding(
         self, http: httpx.AsyncClient, callers: Callers

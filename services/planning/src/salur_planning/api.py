@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Literal, Self
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -286,7 +287,7 @@ class SeekingFundingOut(BaseModel):
     planned_year: int
     priority: int
     estimated_cost: Money
-    funding_status: str
+    funding_status: SeekingStatus
     amount_needed: Money
     committed: Money
     outstanding: Money
@@ -445,7 +446,7 @@ def withdraw_channelling(
     return _plan(response, app.withdraw_channelling(caller, plan_id, activity_id, expected))
 
 
-@router.get("/activities/seeking-funding", tags=["channelling"])
+@router.get("/activities/seeking-funding", tags=["channelling"], response_model=Page)
 async def list_seeking_funding(
     request: Request,
     caller: Caller,
@@ -460,9 +461,9 @@ async def list_seeking_funding(
     max_amount: Annotated[Money | None, Query(description="most outstanding amount")] = None,
     after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-) -> Page:
+) -> Response:
     async with request.app.state.read_pool.connection() as conn:
-        rows = await readmodel.list_seeking_funding(
+        page = await readmodel.seeking_funding_page(
             conn,
             region_prefix=region,
             aspect=aspect,
@@ -473,5 +474,6 @@ async def list_seeking_funding(
             after=after,
             limit=limit,
         )
-    items: list[Any] = [{k: v for k, v in row.items() if k != "seq"} for row in rows]
-    return Page(items=items, next_after=rows[-1]["seq"] if len(rows) == limit else None)
+    # The read model renders the items in `Page`'s shape: passed through, not re-validated.
+    body = f'{{"items":{page.items_json},"next_after":{json.dumps(page.next_after)}}}'
+    return Response(body, media_type="application/json")
