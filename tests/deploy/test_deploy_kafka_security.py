@@ -13,7 +13,7 @@ import pytest
 from aiokafka.errors import KafkaConnectionError
 from faststream.security import SASLScram512
 from pydantic import ValidationError
-from salur_kit.kafka import KafkaSecurity, new_broker, new_producer
+from salur_kit.kafka import KafkaSecurity, new_broker, new_consumer, new_producer
 
 PRODUCTION = {
     "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
@@ -57,6 +57,11 @@ async def test_the_producer_and_broker_use_scram_over_tls_with_the_services_user
     assert security.use_ssl is True
     assert security.username == "salur-registry"
     assert new_broker("kafka:9093", client_id="t") is not None
+    consumer = new_consumer(
+        "salur.registry.events.v1", bootstrap_servers="kafka:9093", group_id="g"
+    )
+    assert consumer._client._security_protocol == "SASL_SSL"
+    assert consumer._client._sasl_plain_username == "salur-registry"
 
 
 @pytest.mark.unit

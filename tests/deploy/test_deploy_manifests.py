@@ -49,6 +49,9 @@ CONSUMES = {
     "audit": ["registry", "planning", "opportunities", "matching", "partnerships"],
 }
 PUBLIC_TOPIC = "salur.partnerships.events.v1"
+# Audit appends to its ledger as a second, insert-only role, and signs with its own key.
+AUDIT_SECRETS = {"audit": {"salur-db-audit-writer"}}
+AUDIT_WRITER_ROLE = "salur_audit_writer"
 CRD_SCHEMAS = {
     ("kafka.strimzi.io/v1beta2", "Kafka"): "kafka.strimzi.io_v1beta2_kafka.json",
     ("kafka.strimzi.io/v1beta2", "KafkaNodePool"): "kafka.strimzi.io_v1beta2_kafkanodepool.json",
@@ -241,7 +244,7 @@ def test_each_service_runs_on_its_port_with_its_own_database_and_kafka_user(over
         secrets = {
             e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"] if "valueFrom" in e
         }
-        assert secrets == {f"salur-db-{service}", name}
+        assert secrets == {f"salur-db-{service}", name} | AUDIT_SECRETS.get(service, set())
         (svc_port,) = named(overlay, "Service", name)["spec"]["ports"]
         assert svc_port["port"] == port
         assert svc_port["targetPort"] == "http"
@@ -344,6 +347,8 @@ def expected_acls(service: str) -> set[tuple[str, str, str, str]]:
     """(resource type, name, pattern, operation) a service needs, from the table above."""
     own = "salur.audit.checkpoints.v1" if service == "audit" else f"salur.{service}.events.v1"
     acls = {("topic", own, "literal", op) for op in ("Write", "Describe")}
+    if service == "matching":  # its rebuild replays its own published history
+        acls.add(("topic", own, "literal", "Read"))
     acls.add(("cluster", "kafka-cluster", "literal", "IdempotentWrite"))
     for upstream in CONSUMES[service]:
         acls |= {
@@ -429,7 +434,10 @@ def test_each_service_has_its_own_postgres_role_and_database(overlay: str) -> No
     cluster = named(overlay, "Cluster", "salur-postgres")["spec"]
     roles = {r["name"]: r for r in cluster["managed"]["roles"]}
     databases = {d["spec"]["name"]: d["spec"] for d in of_kind(overlay, "Database")}
-    assert set(roles) == set(databases) == {f"salur_{s}" for s in SERVICES}
+    assert set(databases) == {f"salur_{s}" for s in SERVICES}
+    assert set(roles) == set(databases) | {AUDIT_WRITER_ROLE}
+    assert roles[AUDIT_WRITER_ROLE]["passwordSecret"]["name"] == "salur-db-audit-writer"
+    assert AUDIT_WRITER_ROLE not in {d["owner"] for d in databases.values()}
     for service in SERVICES:
         role = roles[f"salur_{service}"]
         assert role["login"] is True
@@ -439,12 +447,17 @@ def test_each_service_has_its_own_postgres_role_and_database(overlay: str) -> No
     assert cluster["enableSuperuserAccess"] is False
 
 
+def mounted_secret_path(value: str | None) -> bool:
+    """A path under /etc/salur, where Secrets are mounted: names a secret, holds none."""
+    return bool(value) and str(value).startswith("/etc/salur/")
+
+
 def test_no_secret_value_is_committed(overlay: str) -> None:
     assert not of_kind(overlay, "Secret"), "secrets are created in the cluster, never rendered"
     sensitive = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE|KEY$", re.IGNORECASE)
     for name, _, container in containers(overlay):
         for env in container["env"]:
-            if sensitive.search(env["name"]):
+            if sensitive.search(env["name"]) and not mounted_secret_path(env.get("value")):
                 assert "valueFrom" in env, f"{name}: {env['name']} has a literal value"
     for config_map in of_kind(overlay, "ConfigMap"):
         for key, value in config_map["data"].items():
@@ -465,6 +478,9 @@ def test_every_secret_the_manifests_need_is_explained_in_the_readme(overlay: str
         }
         referenced |= {v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v}
     to_create = referenced - operator_made
-    assert to_create == {f"salur-db-{s}" for s in SERVICES}
+    assert to_create == {f"salur-db-{s}" for s in SERVICES} | {
+        "salur-db-audit-writer",
+        "salur-audit-signing-key",
+    }
     for secret in to_create:
         assert f"create secret generic {secret}" in readme, secret

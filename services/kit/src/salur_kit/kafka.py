@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.helpers import create_ssl_context
 from faststream.kafka import KafkaBroker
 from faststream.security import (
@@ -113,4 +113,17 @@ def new_broker(
         client_id=client_id,
         acks="all",
         enable_idempotence=True,
+    )
+
+
+def new_consumer(
+    *topics: str, bootstrap_servers: str, security: KafkaSecurity | None = None, **options: Any
+) -> AIOKafkaConsumer:
+    """A plain aiokafka consumer (tools, rebuilds, lag) that authenticates like the rest;
+    `options` are aiokafka's own (group_id, auto_offset_reset, ...)."""
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=bootstrap_servers,
+        **(security or KafkaSecurity()).client_options(),
+        **options,
     )
