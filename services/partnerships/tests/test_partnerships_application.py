@@ -12,7 +12,8 @@ from decimal import Decimal
 from uuid import UUID
 
 import pytest
-from partnerships_world import ACCOUNT, World
+from partnerships_world import ACCOUNT, REGION, World, fact
+from salur_contracts import matching, opportunities, planning, registry
 from salur_contracts import partnerships as contract
 from salur_kit.auth import Principal, Role
 from salur_kit.errors import ConflictError, ForbiddenError, RuleViolationError, StaleVersionError
@@ -445,3 +446,84 @@ def test_an_opportunity_with_many_agreements_loads_from_a_snapshot_with_its_rese
     opportunity = app.known_opportunity(world.opportunity_id)
     assert set(opportunity.reserved) == {str(a) for a in signed}
     assert opportunity.available == Decimal("100000000000.00") - 100 * Decimal("25000000.00")
+
+
+def test_refuses_signing_for_a_suspended_bkm_and_signs_again_once_reinstated(
+    world: World,
+) -> None:
+    agreement_id = world.agreement()
+    ids = {"bkm_id": world.bkm_id, "region_code": REGION}
+    world.tell(fact(registry.BkmSuspended, **ids))
+    with pytest.raises(RuleViolationError) as refused:
+        world.app.sign(world.officer, agreement_id, "partner", None)
+    assert refused.value.rule == "bkm-verified"
+    world.tell(fact(registry.BkmReinstated, **ids))
+    assert world.app.sign(world.officer, agreement_id, "partner", None).signed
+
+
+def test_a_proposal_from_a_proposed_match_names_its_activity_and_opportunity(
+    world: World,
+) -> None:
+    match_id = matching.match_id(world.activity_id, world.opportunity_id)
+    match = {
+        "match_id": match_id,
+        "activity_id": world.activity_id,
+        "plan_id": world.plan_id,
+        "bkm_id": world.bkm_id,
+        "opportunity_id": world.opportunity_id,
+        "partner_id": world.partner_id,
+    }
+    world.tell(fact(matching.MatchProposed, **match))
+    proposal = world.app.submit_proposal(
+        world.operator,
+        match_id=match_id,
+        plan_id=None,
+        activity_id=None,
+        opportunity_id=None,
+        amount_requested=Decimal("50000000.00"),
+        swadaya_amount=Decimal("15000000.00"),
+        work_plan="dari kecocokan",
+    )
+    assert proposal.parties["activity_id"] == world.activity_id
+    assert proposal.parties["partner_id"] == world.partner_id
+    world.tell(fact(matching.MatchWithdrawn, **match))
+    with pytest.raises(RuleViolationError) as refused:
+        world.app.submit_proposal(
+            world.operator,
+            match_id=match_id,
+            plan_id=None,
+            activity_id=None,
+            opportunity_id=None,
+            amount_requested=Decimal("50000000.00"),
+            swadaya_amount=Decimal("15000000.00"),
+            work_plan="lagi",
+        )
+    assert refused.value.rule == "match-proposed"
+
+
+def test_refuses_a_proposal_once_planning_reports_the_activity_cancelled(world: World) -> None:
+    world.tell(
+        fact(
+            planning.ActivityChannellingCancelled,
+            plan_id=world.plan_id,
+            bkm_id=world.bkm_id,
+            region_code=REGION,
+            activity_id=world.activity_id,
+        )
+    )
+    with pytest.raises(RuleViolationError) as refused:
+        world.proposal()
+    assert refused.value.rule == "activity-open-for-channelling"
+
+
+def test_refuses_a_proposal_to_a_closed_opportunity(world: World) -> None:
+    world.tell(
+        fact(
+            opportunities.OpportunityClosed,
+            opportunity_id=world.opportunity_id,
+            partner_id=world.partner_id,
+        )
+    )
+    with pytest.raises(RuleViolationError) as refused:
+        world.proposal()
+    assert refused.value.rule == "opportunity-open"
