@@ -98,7 +98,9 @@ class Withdrawal:
 
 
 Transition = Proposal | Withdrawal
-FactRow = tuple[str, UUID, dict[str, Any]]
+Fact = Activity | Opportunity | Bkm | Partner
+FactRow = tuple[str, UUID, Fact]
+"""A changed fact: its kind, its id, and the fact (its row is built only when stored)."""
 
 
 @dataclass
@@ -163,7 +165,7 @@ class Engine:
             return
         new = Partner(data.partner_id, version, tuple(data.regions_of_operation))
         self.partners[new.partner_id] = new
-        change.facts.append(("partner", new.partner_id, new.row()))
+        change.facts.append(("partner", new.partner_id, new))
         change.undo_steps.append(lambda: self._restore(self.partners, new.partner_id, old))
 
     def _bkm(self, data: Any, version: int, change: Change, decide: bool) -> None:
@@ -173,7 +175,7 @@ class Engine:
             return
         new = Bkm(bkm_id, version, _BKM_STATUS[type(data)])
         self.bkms[bkm_id] = new
-        change.facts.append(("bkm", bkm_id, new.row()))
+        change.facts.append(("bkm", bkm_id, new))
         change.undo_steps.append(lambda: self._restore(self.bkms, bkm_id, old))
         if decide and (old is None or old.status != new.status):
             for activity_id in sorted(self.activities_of_bkm.get(bkm_id, ())):
@@ -185,24 +187,24 @@ class Engine:
         version: int,
         change: Change,
         decide: bool,
-        update: Callable[[Activity, Any], Activity],
+        update: Callable[[Activity, Any, int], Activity],
     ) -> None:
         old = self.activities.get(data.activity_id)
         if old is not None and old.source_version >= version:
             return
         base = old or new_activity(data.activity_id, data.plan_id, data.bkm_id)
-        new = replace(update(base, data), source_version=version)
+        new = update(base, data, version)
         self._put_activity(new, old)
-        change.facts.append(("activity", new.activity_id, new.row()))
+        change.facts.append(("activity", new.activity_id, new))
         change.undo_steps.append(lambda: self._put_activity(old, new) if old else self._drop(new))
         if decide:
             self._reconsider_activity(new, change)
 
     @staticmethod
-    def _described(a: Activity, data: plan.PlanActivityAdded) -> Activity:
+    def _described(a: Activity, data: plan.PlanActivityAdded, version: int) -> Activity:
         aspect, kind, region = texts(data.aspect, data.kind, data.location_region_code)
-        return replace(
-            a,
+        return a.but(
+            source_version=version,
             title=data.title,
             aspect=aspect,
             kind=kind,
@@ -216,13 +218,13 @@ class Engine:
         )
 
     @staticmethod
-    def _channelled(a: Activity, data: Any) -> Activity:
+    def _channelled(a: Activity, data: Any, version: int) -> Activity:
         if isinstance(data, plan.PlanActivityRemoved):
-            return replace(a, described=False)
+            return a.but(source_version=version, described=False)
         if isinstance(data, plan.ActivityChannellingOpened):
             aspect, kind, region = texts(data.aspect, data.kind, data.location_region_code)
-            return replace(
-                a,
+            return a.but(
+                source_version=version,
                 aspect=aspect,
                 kind=kind,
                 region_code=region,
@@ -232,9 +234,13 @@ class Engine:
                 outstanding=cents(data.amount_needed),
             )
         if isinstance(data, plan.ActivityChannellingCancelled):
-            return replace(a, channelling="withdrawn", outstanding=0)
+            return a.but(source_version=version, channelling="withdrawn", outstanding=0)
         assert isinstance(data, plan.ActivityFundingUpdated)
-        return replace(a, channelling=data.funding_status, outstanding=cents(data.outstanding))
+        return a.but(
+            source_version=version,
+            channelling=data.funding_status,
+            outstanding=cents(data.outstanding),
+        )
 
     def _opportunity(self, data: Any, version: int, change: Change, decide: bool) -> None:
         old = self.opportunities.get(data.opportunity_id)
@@ -244,7 +250,7 @@ class Engine:
         if new is None:
             return  # an envelope or lifecycle event of terms never published to us
         self._put_opportunity(new, old)
-        change.facts.append(("opportunity", new.opportunity_id, new.row()))
+        change.facts.append(("opportunity", new.opportunity_id, new))
         change.undo_steps.append(
             lambda: self._put_opportunity(old, new) if old else self._drop_opportunity(new)
         )
@@ -349,13 +355,13 @@ class Engine:
 
     def fact_rows(self) -> Iterator[FactRow]:
         for a in self.activities.values():
-            yield "activity", a.activity_id, a.row()
+            yield "activity", a.activity_id, a
         for o in self.opportunities.values():
-            yield "opportunity", o.opportunity_id, o.row()
+            yield "opportunity", o.opportunity_id, o
         for b in self.bkms.values():
-            yield "bkm", b.bkm_id, b.row()
+            yield "bkm", b.bkm_id, b
         for p in self.partners.values():
-            yield "partner", p.partner_id, p.row()
+            yield "partner", p.partner_id, p
 
     # -- queries -------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
@@ -97,6 +97,13 @@ class Activity:
     channelling: str
     outstanding: int
 
+    def but(self, **changes: Any) -> Activity:
+        """A copy with some fields changed (`dataclasses.replace`, without its introspection:
+        a rebuild makes one per event)."""
+        values = {name: getattr(self, name) for name in _ACTIVITY_FIELDS}
+        values.update(changes)
+        return Activity(**values)
+
     @property
     def seeking(self) -> bool:
         """Opened for channelling, described, and partners have not yet covered it."""
@@ -146,6 +153,9 @@ class Activity:
             channelling=row["channelling"],
             outstanding=row["outstanding"],
         )
+
+
+_ACTIVITY_FIELDS = tuple(f.name for f in fields(Activity))
 
 
 def new_activity(activity_id: UUID, plan_id: UUID, bkm_id: UUID) -> Activity:

@@ -174,7 +174,7 @@ def fast_decode(record: ConsumerRecord[bytes, bytes]) -> tuple[IntegrationEvent,
     try:
         if len(text) != len(headers) or text.get("ce_specversion") != b"1.0":
             raise ValueError("unusual headers")
-        if any(not text.get(name) for name in REQUIRED_HEADERS):
+        if not all(map(text.get, REQUIRED_HEADERS)):
             raise ValueError("missing headers")
         if text.get("content-type", b"application/json") != b"application/json":
             raise ValueError("content type")
@@ -276,8 +276,8 @@ def write(database_url: str, rebuilt: Rebuilt) -> None:
             raise SystemExit(f"{database_url} already holds matching state: rebuild into a new one")
         with psycopg.connect(database_url) as conn:
             with conn.cursor().copy("COPY matching_fact (kind, id, state) FROM STDIN") as copy:
-                for kind, key, row in rebuilt.engine.fact_rows():
-                    copy.write_row((kind, key, json.dumps(row)))
+                for kind, key, fact in rebuilt.engine.fact_rows():
+                    copy.write_row((kind, key, json.dumps(fact.row())))
             with conn.cursor().copy(
                 "COPY matching_match (match_id, activity_id, opportunity_id, version, standing)"
                 " FROM STDIN"

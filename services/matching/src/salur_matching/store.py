@@ -48,7 +48,7 @@ MatchParams = tuple[UUID, UUID, UUID, int, bool]
 
 
 def fact_params(rows: Iterable[FactRow]) -> list[FactParams]:
-    return [(kind, key, Jsonb(row)) for kind, key, row in rows]
+    return [(kind, key, Jsonb(fact.row())) for kind, key, fact in rows]
 
 
 def match_params(activity_id: UUID, opportunity_id: UUID, version: int) -> MatchParams:
