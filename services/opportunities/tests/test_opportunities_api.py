@@ -79,6 +79,12 @@ def tell(api: FastAPI, data: IntegrationEvent, version: int = 1) -> None:
     EventSourcedEffects(app, app.policy).apply(envelope, tracking)
 
 
+def stored_events(api: FastAPI) -> int:
+    """How many events the service has stored (this module's service runs nothing else)."""
+    app: OpportunitiesApplication = api.state.application
+    return app.recorder.max_notification_id() or 0
+
+
 def known_partner(api: FastAPI, *, verified: bool = True) -> str:
     partner_id = uuid.uuid4()
     tell(
@@ -309,12 +315,14 @@ class TestBadInput:
         rule: str | None,
     ) -> None:
         partner_id = known_partner(service)
+        before = stored_events(service)
         response = await http.post(
             "/opportunities",
             json=TERMS | changes | {"partner_id": partner_id},
             headers=callers.officer(partner_id),
         )
         assert_problem(response, 422, field, rule)
+        assert stored_events(service) == before, "nothing was stored"
 
     @pytest.mark.parametrize(("changes", "field", "rule"), BAD_TERMS)
     async def test_refuses_a_revision_with_bad_terms_and_keeps_the_last_one(
