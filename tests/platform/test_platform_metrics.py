@@ -7,6 +7,7 @@ import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -119,6 +120,12 @@ async def test_the_registry_exposes_events_stored_and_relay_lag_as_the_database_
         assert (
             figures[("salur_metrics_collector_up", frozenset({("collector", "event_store")}))] == 1
         )
+        # The service runs inside this test process: its memory is this process's VmRSS.
+        status = await asyncio.to_thread(Path("/proc/self/status").read_text)
+        [vm_rss] = [line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")]
+        exposed = figures[("process_resident_memory_bytes", frozenset())]
+        assert abs(exposed - int(vm_rss) * 1024) < 32 * 2**20
+        assert figures[("process_cpu_seconds_total", frozenset())] > 0
 
         # As if the relay had not recorded anything yet: both events count as lag.
         with psycopg.connect(fresh_database_url, autocommit=True) as conn:

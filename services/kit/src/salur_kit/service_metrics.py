@@ -6,12 +6,16 @@
 - `salur_relay_published_total`: events this process published.
 - `salur_consumer_messages_total{group,outcome}` and `salur_dead_lettered_messages_total`.
 - `salur_consumer_lag_messages{group,topic}`: records a group has not committed yet.
+- `process_resident_memory_bytes` and `process_cpu_seconds_total`, as Prometheus names them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import resource
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from salur_kit.lag import CachedGroupLags, lag_by_topic
@@ -30,6 +34,7 @@ def install(registry: MetricsRegistry, running: Running) -> None:
         lambda: [(consumer.group, consumer.topics) for consumer in running.consumers],
     )
     registry.add_collector("consumer_lag", lambda: _consumer_lag(lags))
+    registry.add_collector("process", _process)
 
 
 async def _event_store(running: Running) -> list[Family]:
@@ -118,3 +123,31 @@ async def _consumer_lag(lags: CachedGroupLags) -> Sequence[Family]:
             ],
         )
     ]
+
+
+async def _process() -> list[Family]:
+    times = os.times()
+    return [
+        Family(
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory of this process.",
+            [Sample({}, resident_memory_bytes())],
+        ),
+        Family(
+            "process_cpu_seconds",
+            "counter",
+            "CPU time (user and system) this process used.",
+            [Sample({}, times.user + times.system, "_total")],
+        ),
+    ]
+
+
+def resident_memory_bytes() -> int:
+    """Current resident set size; the peak where /proc is missing (not Linux)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak * 1024  # kilobytes on Linux and the BSDs
+    return pages * os.sysconf("SC_PAGE_SIZE")

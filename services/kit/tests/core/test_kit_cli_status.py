@@ -22,6 +22,7 @@ PLANNING_METRICS = """\
 # TYPE salur_events_stored counter
 salur_events_stored_total 42
 salur_relay_lag_events 3
+process_resident_memory_bytes 94371840
 salur_dead_lettered_messages_total{group="planning"} 2
 salur_consumer_lag_messages{group="planning",topic="salur.registry.events.v1"} 7
 salur_consumer_lag_messages{group="planning",topic="salur.partnerships.events.v1"} 0
@@ -37,6 +38,7 @@ def planning_status() -> ServiceStatus:
 def test_figures_come_from_the_services_metrics() -> None:
     status = planning_status()
     assert (status.events_stored, status.relay_lag, status.dead_lettered) == (42, 3, 2)
+    assert status.memory_bytes == 90 * 2**20
     assert status.consumer_lags == {
         ("planning", "salur.registry.events.v1"): 7,
         ("planning", "salur.partnerships.events.v1"): 0,
@@ -47,8 +49,18 @@ def test_the_table_lists_services_then_consumer_groups() -> None:
     down = ServiceStatus(Service("matching", 8004), "down", "not listening")
     lines = render([planning_status(), down])
     assert lines[0].split()[:3] == ["SERVICE", "PORT", "HEALTH"]
-    assert lines[1].split() == ["planning", "8002", "ready", "42", "3", "2"]
-    assert lines[2].split() == ["matching", "8004", "down", "-", "-", "-", "not", "listening"]
+    assert lines[1].split() == ["planning", "8002", "ready", "42", "3", "2", "90"]
+    assert lines[2].split() == [
+        "matching",
+        "8004",
+        "down",
+        "-",
+        "-",
+        "-",
+        "-",
+        "not",
+        "listening",
+    ]
     assert lines[4].split()[:2] == ["CONSUMER", "GROUP"]
     assert [line.split() for line in lines[5:]] == [
         ["planning", "planning", "salur.partnerships.events.v1", "0"],

@@ -34,6 +34,7 @@ class ServiceStatus:
     events_stored: int | None = None
     relay_lag: int | None = None
     dead_lettered: int | None = None
+    memory_bytes: int | None = None
     # (group, topic) -> records not yet committed
     consumer_lags: dict[tuple[str, str], int] = field(default_factory=dict)
 
@@ -84,6 +85,8 @@ def figures(status: ServiceStatus, samples: Sequence[ParsedSample]) -> None:
         elif sample.name == "salur_dead_lettered_messages_total":
             dead += int(sample.value)
             status.dead_lettered = dead
+        elif sample.name == "process_resident_memory_bytes":
+            status.memory_bytes = int(sample.value)
         elif sample.name == "salur_consumer_lag_messages":
             key = (sample.labels.get("group", "?"), sample.labels.get("topic", "?"))
             status.consumer_lags[key] = int(sample.value)
@@ -117,16 +120,20 @@ def _cell(value: int | None) -> str:
     return "-" if value is None else str(value)
 
 
+def _mebibytes(value: int | None) -> str:
+    return "-" if value is None else f"{value / 2**20:.0f}"
+
+
 def render(statuses: Sequence[ServiceStatus]) -> list[str]:
     lines = [
         f"{'SERVICE':<14} {'PORT':>5}  {'HEALTH':<10} {'EVENTS':>8} {'RELAY LAG':>9} "
-        f"{'DEAD LETTERS':>12}  DETAIL"
+        f"{'DEAD LETTERS':>12} {'MEM MiB':>7}  DETAIL"
     ]
     for s in statuses:
         lines.append(
             f"{s.service.name:<14} {s.service.port:>5}  {s.health:<10} "
             f"{_cell(s.events_stored):>8} {_cell(s.relay_lag):>9} "
-            f"{_cell(s.dead_lettered):>12}  {s.detail}".rstrip()
+            f"{_cell(s.dead_lettered):>12} {_mebibytes(s.memory_bytes):>7}  {s.detail}".rstrip()
         )
     groups = [
         (s.service.name, group, topic, lag)
@@ -159,9 +166,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description=(
             "Ask every service listed in the services file for /readyz and /metrics and "
             "print a table: health, events stored, relay lag (events stored but not yet on "
-            "Kafka), dead-lettered messages, and each consumer group's lag (records not yet "
-            "committed). Exit status: 0 all ready (and within --max-lag), 1 something "
-            "unhealthy, 2 usage."
+            "Kafka), dead-lettered messages, resident memory, and each consumer group's lag "
+            "(records not yet committed). Exit status: 0 all ready (and within --max-lag), "
+            "1 something unhealthy, 2 usage."
         ),
     )
     parser.add_argument(
