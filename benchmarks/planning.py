@@ -60,6 +60,7 @@ PLANS_PER_TRANSACTION = 250
 # Plans written event by event through the projection; every other plan copies one of them.
 PROJECTED_PLANS = 500
 WARM_UP_QUERIES = 50
+IDLE_SECONDS = 3.0
 SEED = 20261129
 ASPECTS: tuple[str, ...] = get_args(Aspect)
 KINDS: tuple[str, ...] = get_args(ActivityKind)
@@ -314,6 +315,7 @@ class Timings:
     failures: Counter[str] = field(default_factory=Counter)
     items: int = 0
     service_cpu_seconds: float | None = None
+    service_idle_cpu_per_second: float = 0.0
 
     def record(self, kind: str, seconds: float) -> None:
         self.latencies.append(seconds)
@@ -448,9 +450,10 @@ def figures(
                 "planning service CPU per page",
                 served.service_cpu_seconds * 1000 / len(served.latencies),
                 "ms",
-                note="user+system CPU of the service process over the measured pages (its idle"
-                " relay and projection loops included): what a page costs whatever else the"
-                " machine is running; load average "
+                note="user+system CPU of the service process over the measured pages, less what"
+                f" it burns idle ({served.service_idle_cpu_per_second * 1000:.0f} ms/s of relay"
+                " and projection polling, measured just before): what a page costs whatever"
+                " else the machine is running; load average "
                 + " ".join(f"{x:.1f}" for x in os.getloadavg()),
             )
         )
@@ -542,9 +545,16 @@ async def _over_http(
             )
             async with new_client(service.base_url, connections=4) as client:
                 await run_queries(warm, http_pages(client, token))
+                # What the service burns doing nothing (its relay and projection polling).
                 cpu = cpu_seconds(service.pid)
+                await asyncio.sleep(IDLE_SECONDS)
+                idle_per_second = (cpu_seconds(service.pid) - cpu) / IDLE_SECONDS
+                cpu, started = cpu_seconds(service.pid), time.perf_counter()
                 timings = await run_queries(queries, http_pages(client, token))
-                timings.service_cpu_seconds = cpu_seconds(service.pid) - cpu
+                elapsed = time.perf_counter() - started
+                busy = cpu_seconds(service.pid) - cpu - idle_per_second * elapsed
+                timings.service_cpu_seconds = max(0.0, busy)
+                timings.service_idle_cpu_per_second = idle_per_second
                 return timings
 
 
