@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from salur_kit.kafka import KafkaSecurity, new_consumer
+
 
 @dataclass(frozen=True)
 class PartitionLag:
@@ -101,11 +103,16 @@ async def kafka_offsets(
     bootstrap_servers: str, *, timeout_seconds: float = 5.0
 ) -> AsyncIterator[KafkaOffsets]:
     timeout_ms = int(timeout_seconds * 1000)
+    security = KafkaSecurity()
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, client_id="salur-lag", request_timeout_ms=timeout_ms
-    )
-    consumer = AIOKafkaConsumer(
+        **security.client_options(),
         bootstrap_servers=bootstrap_servers,
+        client_id="salur-lag",
+        request_timeout_ms=timeout_ms,
+    )
+    consumer = new_consumer(
+        bootstrap_servers=bootstrap_servers,
+        security=security,
         client_id="salur-lag",
         enable_auto_commit=False,
         request_timeout_ms=timeout_ms,

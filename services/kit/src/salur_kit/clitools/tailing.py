@@ -27,6 +27,7 @@ from salur_contracts.cloudevents import (
     decode,
 )
 
+from salur_kit.kafka import new_consumer
 from salur_kit.lag import topic_partitions
 
 EVENT_TOPIC = re.compile(r"^salur\.[a-z0-9_-]+\.events\.v\d+$")
@@ -37,11 +38,15 @@ class TopicNotFoundError(LookupError):
 
 
 async def tail(args: argparse.Namespace) -> int:
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=args.bootstrap_servers,
-        enable_auto_commit=False,
-        request_timeout_ms=10_000,
-    )
+    try:
+        consumer = new_consumer(
+            bootstrap_servers=args.bootstrap_servers,
+            enable_auto_commit=False,
+            request_timeout_ms=10_000,
+        )
+    except ValueError as error:  # KAFKA_SECURITY_* settings that cannot work
+        print(f"Kafka client settings: {error}")
+        return 1
     try:
         await asyncio.wait_for(consumer.start(), timeout=15)
     except (KafkaError, TimeoutError, OSError) as error:
