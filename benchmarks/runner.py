@@ -14,7 +14,16 @@ from typing import TypeVar
 from salur_kit.auth import Role
 from salur_kit.devtokens import ensure_issuer
 
-from benchmarks import baselines, figures, opportunities, partnerships, planning, relay, vegeta
+from benchmarks import (
+    baselines,
+    figures,
+    matching,
+    opportunities,
+    partnerships,
+    planning,
+    relay,
+    vegeta,
+)
 from benchmarks.dbcounters import counters
 from benchmarks.followers import catch_up_seconds
 from benchmarks.load import BkmCommands, closed_loop, new_client, open_loop, warm_up
@@ -62,6 +71,8 @@ class Bench:
             await self.step("planning seeking-funding bench", lambda: planning.run(self))
         if s.runs("partnerships"):
             await self.step("partnerships bench", lambda: partnerships.run(self))
+        if s.runs("matching"):
+            await self.step("matching bench", lambda: matching.run(self))
         if s.runs("opportunities"):
             await self.step("opportunities region+aspect bench", lambda: opportunities.run(self))
         return self.report
