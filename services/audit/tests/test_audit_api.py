@@ -13,9 +13,6 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from salur_kit.kafka import new_producer
-from salur_kit.testing.services import asgi_client
-
 from salur_audit.bootstrap import build_api
 from salur_audit.settings import AuditSettings
 from salur_audit.testing import Story, chunks, create_topics, delete_topics, publish, unique_names
@@ -26,8 +23,11 @@ from salur_audit.verifier import (
     verify_consistency,
     verify_entry,
 )
+from salur_kit.kafka import new_producer
+from salur_kit.testing.services import asgi_client
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+Service = tuple[httpx.AsyncClient, AIOKafkaProducer, str]
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ async def _size(client: httpx.AsyncClient, size: int) -> dict[str, Any]:
     raise AssertionError(f"the ledger did not reach {size} entries")
 
 
-async def test_the_public_api_serves_entries_proofs_and_replays(service) -> None:  # type: ignore[no-untyped-def]
+async def test_the_public_api_serves_entries_proofs_and_replays(service: Service) -> None:
     client, producer, source = service
     story = Story.of(24, seed=4).events
     waves = list(chunks(story, 40))
@@ -85,7 +85,8 @@ async def test_the_public_api_serves_entries_proofs_and_replays(service) -> None
     key = load_public_key(head["public_key"])
 
     # Act 2: entries page through the whole ledger in order.
-    seen, start = [], 0
+    seen: list[int] = []
+    start: int | None = 0
     while start is not None:
         page = (await client.get("/entries", params={"start": start, "limit": 50})).json()
         seen.extend(e["seq"] for e in page["entries"])
@@ -131,10 +132,11 @@ async def test_the_public_api_serves_entries_proofs_and_replays(service) -> None
             k: v for k, v in snapshot.items() if k != "as_of"
         }
     final = live[-1][1]
-    assert final["anomalies"] == [] and len(final["agreements"]) == 24
+    assert final["anomalies"] == []
+    assert len(final["agreements"]) == 24
 
 
-async def test_bad_requests_get_problems_and_nothing_is_writable(service) -> None:  # type: ignore[no-untyped-def]
+async def test_bad_requests_get_problems_and_nothing_is_writable(service: Service) -> None:
     client, _, _ = service
     missing = await client.get("/entries/12345")
     assert missing.status_code == 404

@@ -10,17 +10,18 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from salur_audit.kafka_io import read_to_end
+from salur_audit.signing import generate
+from salur_audit.testing import Story, build_ledger, create_topics, delete_topics, unique_names
+from salur_audit.verifier import Checkpoint
 from salur_kit.cli import main
 
-from salur_audit.signing import generate
-from salur_audit.kafka_io import read_to_end
-from salur_audit.testing import Story, build_ledger, create_topics, delete_topics, unique_names
-
 pytestmark = pytest.mark.integration
+LedgerDb = tuple[str, Path, list[Checkpoint]]
 
 
 @pytest.fixture
-async def ledger_db(fresh_database_url: str, tmp_path: Path) -> tuple[str, Path, list]:  # type: ignore[type-arg]
+async def ledger_db(fresh_database_url: str, tmp_path: Path) -> LedgerDb:
     signer = generate(tmp_path / "key.pem")
     _, checkpoints = await build_ledger(
         fresh_database_url, signer, Story.of(12).events, [20, 45, 57]
@@ -34,15 +35,17 @@ def _verify(url: str, key: Path, *extra: str) -> int:
     )
 
 
-def test_verify_passes_a_clean_ledger(ledger_db, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+def test_verify_passes_a_clean_ledger(
+    ledger_db: LedgerDb, capsys: pytest.CaptureFixture[str]
+) -> None:
     url, key, _ = ledger_db
     assert _verify(url, key) == 0
     assert "ledger OK: 57 entries, 3 checkpoints" in capsys.readouterr().out
 
 
 def test_verify_exits_non_zero_naming_an_edited_entry(
-    ledger_db, capsys: pytest.CaptureFixture[str]
-) -> None:  # type: ignore[no-untyped-def]
+    ledger_db: LedgerDb, capsys: pytest.CaptureFixture[str]
+) -> None:
     url, key, _ = ledger_db
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("ALTER TABLE audit_entries DISABLE TRIGGER USER")
@@ -54,8 +57,8 @@ def test_verify_exits_non_zero_naming_an_edited_entry(
 
 
 def test_verify_names_a_forged_checkpoint_given_from_a_file(
-    ledger_db, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:  # type: ignore[no-untyped-def]
+    ledger_db: LedgerDb, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     url, key, checkpoints = ledger_db
     forged = checkpoints[1].to_json() | {"size": 44}
     (tmp_path / "held.json").write_text(json.dumps(forged))
@@ -64,8 +67,8 @@ def test_verify_names_a_forged_checkpoint_given_from_a_file(
 
 
 def test_verify_refuses_to_run_without_a_key(
-    ledger_db, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:  # type: ignore[no-untyped-def]
+    ledger_db: LedgerDb, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url, _, _ = ledger_db
     monkeypatch.setenv("SALUR_AUDIT_SIGNING_KEY", str(tmp_path / "absent.pem"))
     with pytest.raises(SystemExit) as exit_:
@@ -73,7 +76,9 @@ def test_verify_refuses_to_run_without_a_key(
     assert exit_.value.code == 2
 
 
-def test_replay_prints_json_csv_and_a_table(ledger_db, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+def test_replay_prints_json_csv_and_a_table(
+    ledger_db: LedgerDb, capsys: pytest.CaptureFixture[str]
+) -> None:
     url, _, _ = ledger_db
     assert main(["audit", "replay", "--database-url", url, "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -98,8 +103,8 @@ def test_replay_prints_json_csv_and_a_table(ledger_db, capsys: pytest.CaptureFix
 
 
 def test_replay_as_of_a_past_moment_counts_only_what_had_happened(
-    ledger_db, capsys: pytest.CaptureFixture[str]
-) -> None:  # type: ignore[no-untyped-def]
+    ledger_db: LedgerDb, capsys: pytest.CaptureFixture[str]
+) -> None:
     url, _, _ = ledger_db
     events = Story.of(12).events
     moment = events[20].time
@@ -125,10 +130,10 @@ def test_replay_as_of_a_past_moment_counts_only_what_had_happened(
 
 
 async def test_an_on_demand_checkpoint_signs_the_head_and_publishes_it(
-    ledger_db,
+    ledger_db: LedgerDb,
     kafka_bootstrap_servers: str,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     url, key, checkpoints = ledger_db
     topic = unique_names(1, "test.audit.checkpoints")[0]

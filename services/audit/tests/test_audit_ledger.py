@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import itertools
 import json
 import random
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from salur_audit import ledger, merkle
 from salur_audit.signing import Signer, generate
 from salur_audit.testing import Story, entries_of, writer_url
 from salur_audit.verifier import Checkpoint, canonical_bytes, verify_entry
-from salur_audit.verify import verify
+from salur_audit.verify import Verification, verify
 from salur_audit.writer import LedgerWriter
 
 pytestmark = pytest.mark.integration
@@ -34,7 +34,7 @@ class Built:
 
 
 @pytest.fixture
-async def built(fresh_database_url: str, tmp_path: Path) -> AsyncIterator[Built]:
+async def built(fresh_database_url: str, tmp_path: Path) -> Built:
     """A ledger of ~130 entries sealed in five batches of uneven sizes."""
     url = writer_url(fresh_database_url)
     signer = generate(tmp_path / "key.pem")
@@ -43,25 +43,27 @@ async def built(fresh_database_url: str, tmp_path: Path) -> AsyncIterator[Built]
     entries = entries_of(Story.of(22).events)
     cuts = [0, 1, 17, 64, 100, len(entries)]
     held = []
-    for batch, (lo, hi) in enumerate(zip(cuts, cuts[1:], strict=False)):
+    for batch, (lo, hi) in enumerate(itertools.pairwise(cuts)):
         sealed = await writer.seal(entries[lo:hi], {"t:0": hi})
         assert sealed.checkpoint.number == batch + 1
         held.append(sealed.checkpoint)
     await writer.close()
-    yield Built(fresh_database_url, url, signer, held, len(entries))
+    return Built(fresh_database_url, url, signer, held, len(entries))
 
 
-async def _verify(conn: ledger.AConn, built: Built, external: list[Checkpoint] | None = None):  # type: ignore[no-untyped-def]
+async def _verify(
+    conn: ledger.AConn, built: Built, external: list[Checkpoint] | None = None
+) -> Verification:
     return await verify(conn, built.signer.public_key, external=external or [])
 
 
 class Tampered:
     """An owner session that switched the triggers off: the attacker verify must catch."""
 
-    def __init__(self, conn: psycopg.AsyncConnection) -> None:  # type: ignore[type-arg]
+    def __init__(self, conn: ledger.AConn) -> None:
         self.conn = conn
 
-    async def __aenter__(self) -> psycopg.AsyncConnection:  # type: ignore[type-arg]
+    async def __aenter__(self) -> ledger.AConn:
         for table in ledger.TABLES:
             await self.conn.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
         return self.conn
@@ -70,7 +72,7 @@ class Tampered:
         await self.conn.rollback()
 
 
-async def _owner(built: Built) -> psycopg.AsyncConnection:  # type: ignore[type-arg]
+async def _owner(built: Built) -> ledger.AConn:
     return await psycopg.AsyncConnection.connect(built.owner_url)
 
 
@@ -202,7 +204,7 @@ async def test_consistency_proofs_between_every_pair_of_checkpoints_verify(built
 TRIALS = 12
 
 
-def _kinds(result) -> set[str]:  # type: ignore[no-untyped-def]
+def _kinds(result: Verification) -> set[str]:
     return {f.kind for f in result.findings}
 
 
@@ -215,6 +217,7 @@ async def test_an_edited_entry_is_found_and_named(built: Built) -> None:
             row = await (
                 await conn.execute("SELECT canonical FROM audit_entries WHERE seq = %s", [seq])
             ).fetchone()
+            assert row is not None
             document = json.loads(row[0])
             document["data"]["currency"] = "USD"
             await conn.execute(
@@ -251,11 +254,16 @@ async def test_an_edited_entry_with_its_tree_recomputed_fails_the_signed_roots(
     await conn.close()
 
 
-async def _rewrite(conn: psycopg.AsyncConnection, seq: int) -> None:  # type: ignore[type-arg]
+def _lookup(nodes: dict[merkle.NodeKey, bytes]) -> merkle.Lookup:
+    return lambda level, index: nodes[(level, index)]
+
+
+async def _rewrite(conn: ledger.AConn, seq: int) -> None:
     """Edit entry `seq` and rebuild every stored node, as an attacker with the database would."""
     row = await (
         await conn.execute("SELECT canonical FROM audit_entries WHERE seq = %s", [seq])
     ).fetchone()
+    assert row is not None
     document = json.loads(row[0])
     document["data"]["currency"] = "EUR"
     await conn.execute(
@@ -343,7 +351,7 @@ async def test_a_rewritten_and_resigned_history_fails_consistency_with_held_chec
                 new = built.signer.checkpoint(
                     number=old.number,
                     size=old.size,
-                    root=merkle.root(old.size, lambda level, index: nodes[(level, index)]),
+                    root=merkle.root(old.size, _lookup(nodes)),
                     frontier=old.frontier,
                 )
                 await ledger.insert_checkpoint(conn, new)

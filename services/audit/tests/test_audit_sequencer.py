@@ -80,8 +80,8 @@ async def running(
         await sequencer.writer.close()
 
 
-async def _until(condition: Callable[[], object], timeout: float = 60.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def _until(condition: Callable[[], object], seconds: float = 60.0) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
     while not await condition():  # type: ignore[misc]
         for task in asyncio.all_tasks():
             if task.done() and not task.cancelled() and task.exception() is not None:

@@ -56,6 +56,7 @@ class Progress:
     def close(self) -> None:
         if self.shown:
             self.stream.write("\n")
+            self.shown = False
 
 
 def register(subcommands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -155,6 +156,11 @@ def _verify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         parser.error(str(error))
     progress = {"entries": Progress("entries"), "kafka": Progress("kafka")}
 
+    def report(stage: str, done: int, total: int) -> None:
+        if stage == "kafka":
+            progress["entries"].close()  # the entries bar ends its line before the next
+        progress[stage](done, total)
+
     async def run() -> int:
         async with await psycopg.AsyncConnection.connect(args.database_url) as conn:
             result = await verify(
@@ -164,10 +170,10 @@ def _verify(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
                 kafka=None if args.no_kafka else args.kafka,
                 topics=args.topics,
                 checkpoint_topic=args.checkpoint_topic,
-                progress=lambda stage, done, total: progress[stage](done, total),
+                progress=report,
             )
-        for bar in progress.values():
-            bar.close()
+        progress["entries"].close()
+        progress["kafka"].close()
         if args.format == "json":
             print(json.dumps(result.summary(), indent=2))
         else:

@@ -15,14 +15,17 @@ Checks, each naming the entry or checkpoint at fault:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from psycopg import IsolationLevel
+from psycopg.pq import TransactionStatus
 from salur_contracts.cloudevents import MalformedEventError
 
 from salur_audit import ledger, merkle
@@ -89,18 +92,40 @@ async def verify(
     progress: Progress | None = None,
 ) -> Verification:
     result = Verification()
-    scan = await _scan_entries(conn, result, progress, identities=kafka is not None)
-    levels = merkle.build_levels(scan.leaves)
-    result.size = len(scan.leaves)
-    await _compare_nodes(conn, levels, result)
+    # Copies held outside are read first: each was published after its transaction
+    # committed, so the snapshot taken next contains everything they sign, even while
+    # the service goes on appending.
     held = list(external)
     if kafka is not None and checkpoint_topic is not None:
         held.extend(await _published(kafka, checkpoint_topic))
-    stored = await ledger.checkpoints(conn, limit=10**9)
+    async with _snapshot(conn):
+        scan = await _scan_entries(conn, result, progress, identities=kafka is not None)
+        levels = merkle.build_levels(scan.leaves)
+        result.size = len(scan.leaves)
+        await _compare_nodes(conn, levels, result)
+        stored = await ledger.checkpoints(conn, limit=10**9)
     signed = _check_checkpoints([*stored, *held], levels, public_key, result)
     if kafka is not None and topics:
         await _compare_kafka(kafka, topics, signed, scan, result, progress)
     return result
+
+
+@contextlib.asynccontextmanager
+async def _snapshot(conn: ledger.AConn) -> AsyncIterator[None]:
+    """One REPEATABLE READ snapshot for entries, nodes and checkpoints; a caller already
+    inside a transaction (a test holding its tampering uncommitted) keeps its own."""
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        yield
+        return
+    autocommit = conn.autocommit
+    await conn.set_autocommit(False)
+    await conn.set_isolation_level(IsolationLevel.REPEATABLE_READ)
+    try:
+        async with conn.transaction():
+            yield
+    finally:
+        await conn.set_isolation_level(None)
+        await conn.set_autocommit(autocommit)
 
 
 async def _scan_entries(
