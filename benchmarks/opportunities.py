@@ -7,7 +7,7 @@ then runs as a real process (`benchmarks.opportunities_service`: the production 
 without its Kafka consumers and scheduled close, so a bench never moves the real
 consumer group) and is asked `GET /opportunities?region=<kelurahan>&aspect=<aspect>`
 sequentially: the p95 of that is read against the target. The same query through
-`readmodel.list_open` on one connection, and a raw primary-key SELECT, are measured in the
+`readmodel.open_page` on one connection, and a raw primary-key SELECT, are measured in the
 same run as the SQL share and the read baseline.
 
 Run only this part with `SALUR_BENCH_ONLY=opportunities make bench`.
@@ -166,11 +166,11 @@ async def sql_timings(database_url: str, queries: Sequence[tuple[str, str]]) -> 
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         for region, aspect in queries:
             started = time.perf_counter()
-            found = await readmodel.list_open(
+            page = await readmodel.open_page(
                 conn, region=region, aspect=aspect, kind=None, amount=None, after=0, limit=50
             )
             seconds.append(time.perf_counter() - started)
-            rows.append(len(found))
+            rows.append(page.count('"opportunity_id"'))
     return Timings(seconds, rows)
 
 
@@ -295,7 +295,7 @@ def _figures(
                 "ms",
                 _ratio(sql.ms(p), point_ms),
                 "raw point SELECT p50",
-                note="readmodel.list_open on one connection, no HTTP",
+                note="readmodel.open_page (the page as JSON) on one connection, no HTTP",
             )
         )
     for name, p in (("p50", 50.0), ("p95", 95.0)):

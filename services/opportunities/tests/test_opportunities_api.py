@@ -27,6 +27,7 @@ from salur_kit.consumer import EventSourcedEffects
 from salur_kit.devtokens import DevIssuer
 from salur_kit.testing.callers import Callers
 from salur_kit.testing.services import asgi_client, running_api_on_scratch_database
+from salur_opportunities.api import Page
 from salur_opportunities.application import OpportunitiesApplication
 from salur_opportunities.bootstrap import SPEC
 
@@ -178,6 +179,7 @@ async def listed(http: httpx.AsyncClient, query: str, wanted: str, present: bool
     for _ in range(100):
         response = await http.get(f"/opportunities?{query}&limit=500")
         assert response.status_code == 200, response.text
+        Page.model_validate(response.json())  # the documented shape, rendered by Postgres
         ids = [item["opportunity_id"] for item in response.json()["items"]]
         if (wanted in ids) == present:
             return ids
@@ -507,6 +509,27 @@ class TestOpenList:
         draft = (await drafted(http, callers, partner_id))["opportunity_id"]
 
         in_bandung = await listed(http, "region=32.73.01.1001", elsewhere, present=False)
+        page = (await http.get("/opportunities?region=32.73.01.1001&limit=500")).json()
+        item = next(i for i in page["items"] if i["opportunity_id"] == city)
+        assert item == {
+            "opportunity_id": city,
+            "partner_id": partner_id,
+            "partner_name": "PT Sinar Nusantara Tbk",
+            "revision": 1,
+            "title": TERMS["title"],
+            "source_kind": "csr",
+            "aspects": ["environment"],
+            "activity_kinds": ["clean_water", "sanitation"],
+            "eligible_regions": ["32.73"],
+            "min_amount": "25000000.00",
+            "max_amount": "150000000.00",
+            "envelope": "300000000.00",
+            "committed": "0.00",
+            "remaining": "300000000.00",
+            "required_swadaya_percent": "10.00",
+            "open_date": "2027-01-01",
+            "close_date": "2027-06-30",
+        }
         await listed(http, "region=31.71.01.1001", elsewhere, present=True)
         assert {city, province} <= set(in_bandung)
         assert draft not in in_bandung
@@ -524,6 +547,28 @@ class TestOpenList:
         small = await listed(http, "amount=10000000.00&region=32.73", province, True)
         assert city not in small
         assert_problem(await http.get("/opportunities?aspect=spiritual"), 422, "aspect")
+
+    async def test_pages_follow_each_other_without_gaps_or_repeats(
+        self, service: FastAPI, http: httpx.AsyncClient, callers: Callers
+    ) -> None:
+        partner_id = known_partner(service)
+        ids = [
+            (await published(http, callers, partner_id, eligible_regions=["35.78"]))[
+                "opportunity_id"
+            ]
+            for _ in range(5)
+        ]
+        await listed(http, "region=35.78.01.1001", ids[-1], present=True)
+        seen: list[str] = []
+        after = 0
+        while True:
+            response = await http.get(f"/opportunities?region=35.78.01.1001&limit=2&after={after}")
+            page = response.json()
+            seen += [item["opportunity_id"] for item in page["items"]]
+            if page["next_after"] is None:
+                break
+            after = page["next_after"]
+        assert seen == ids
 
     async def test_a_closed_opportunity_leaves_the_list(
         self, service: FastAPI, http: httpx.AsyncClient, callers: Callers

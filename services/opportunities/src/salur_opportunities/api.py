@@ -304,7 +304,7 @@ async def list_open_opportunities(
         # trip on the hottest read (restored before the connection goes back to the pool).
         await conn.set_autocommit(True)
         try:
-            rows = await readmodel.list_open(
+            page = await readmodel.open_page(
                 conn,
                 region=region,
                 aspect=aspect,
@@ -315,10 +315,5 @@ async def list_open_opportunities(
             )
         finally:
             await conn.set_autocommit(False)
-    # The rows are our own read model's, typed by Postgres (numeric -> Decimal, date, uuid):
-    # built without re-validating each amount, serialised by the models' own serialisers.
-    items = [OpenOpportunityOut.model_construct(**row) for row in rows]
-    page = Page.model_construct(
-        items=items, next_after=rows[-1]["seq"] if len(rows) == limit else None
-    )
-    return Response(page.model_dump_json(), media_type="application/json")
+    # Rendered by Postgres in `Page`'s shape (see readmodel.open_page): passed through.
+    return Response(page, media_type="application/json")

@@ -19,7 +19,6 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg.rows import dict_row
 
 from salur_opportunities.domain import Terms
 
@@ -55,10 +54,16 @@ DDL = (
     f"CREATE INDEX IF NOT EXISTS opportunity_open_due ON opportunity (close_date) WHERE {_OPEN}",
 )
 
-_COLUMNS = (
-    "seq, opportunity_id, partner_id, partner_name, status, revision, title, source_kind,"
-    " aspects, activity_kinds, eligible_regions, min_amount, max_amount, envelope,"
-    " committed, remaining, required_swadaya_percent, open_date, close_date"
+# One listed opportunity as JSON, money as two-decimal strings (never JSON numbers).
+_ITEM = (
+    "json_build_object('opportunity_id', opportunity_id, 'partner_id', partner_id,"
+    " 'partner_name', partner_name, 'revision', revision, 'title', title,"
+    " 'source_kind', source_kind, 'aspects', aspects, 'activity_kinds', activity_kinds,"
+    " 'eligible_regions', eligible_regions, 'min_amount', min_amount::text,"
+    " 'max_amount', max_amount::text, 'envelope', envelope::text,"
+    " 'committed', committed::text, 'remaining', remaining::text,"
+    " 'required_swadaya_percent', required_swadaya_percent::text,"
+    " 'open_date', open_date, 'close_date', close_date)"
 )
 
 
@@ -162,7 +167,7 @@ class OpenOpportunities:
             )
 
 
-async def list_open(
+async def open_page(
     conn: psycopg.AsyncConnection[Any],
     *,
     region: str | None,
@@ -171,12 +176,14 @@ async def list_open(
     amount: Decimal | None,
     after: int,
     limit: int,
-) -> Sequence[dict[str, Any]]:
-    """Open opportunities, oldest first, keyset-paginated by `seq`.
+) -> str:
+    """A page of open opportunities, oldest first and keyset-paginated by `seq`, as the JSON
+    text of `{"items": [...], "next_after": seq | null}`.
 
     `region` (a code or a prefix) matches an opportunity when one of its eligible prefixes
     is a prefix of it; `amount` matches when it lies within the per-activity range and
-    what remains of the envelope can still fund it.
+    what remains of the envelope can still fund it. Postgres renders the JSON: the service
+    passes the page through instead of parsing every value and serialising it again.
     """
     params: dict[str, Any] = {"after": after, "limit": limit}
     where = ["seq > %(after)s"]
@@ -190,25 +197,32 @@ async def list_open(
         where.append("min_amount <= %(amount)s AND max_amount >= %(amount)s")
         where.append("remaining >= %(amount)s")
         params["amount"] = amount
-    cur = conn.cursor(row_factory=dict_row)
     if region:
         # The page is chosen among the region rows alone (materialised, so the planner
         # cannot turn it into a walk over every open opportunity); then its rows by key.
         params["prefixes"] = region_prefixes(region)
-        await cur.execute(
-            "WITH page AS MATERIALIZED (SELECT DISTINCT seq FROM opportunity_open_region"
+        page = (
+            "WITH chosen AS MATERIALIZED (SELECT DISTINCT seq FROM opportunity_open_region"
             f" WHERE prefix = ANY(%(prefixes)s) AND {' AND '.join(where)}"
             " ORDER BY seq LIMIT %(limit)s)"
-            f" SELECT {_COLUMNS} FROM page JOIN opportunity USING (seq) ORDER BY seq",
-            params,
+            " SELECT opportunity.* FROM chosen JOIN opportunity USING (seq)"
         )
     else:
-        await cur.execute(
-            f"SELECT {_COLUMNS} FROM opportunity WHERE {_OPEN} AND {' AND '.join(where)}"
-            " ORDER BY seq LIMIT %(limit)s",
-            params,
+        page = (
+            f"SELECT * FROM opportunity WHERE {_OPEN} AND {' AND '.join(where)}"
+            " ORDER BY seq LIMIT %(limit)s"
         )
-    return await cur.fetchall()
+    cur = await conn.execute(
+        "SELECT json_build_object("
+        f"'items', coalesce(json_agg({_ITEM} ORDER BY seq), '[]'),"
+        " 'next_after', CASE WHEN count(*) = %(limit)s THEN max(seq) END)::text"
+        f" FROM ({page}) AS page",
+        params,
+    )
+    row = await cur.fetchone()
+    assert row is not None, "an aggregate always returns one row"
+    text: str = row[0]
+    return text
 
 
 async def due_to_close(conn: psycopg.AsyncConnection[Any], today: dt.date) -> list[UUID]:
