@@ -553,11 +553,12 @@ class TestOpenList:
     ) -> None:
         partner_id = known_partner(service)
         ids = [
-            (await published(http, callers, partner_id, eligible_regions=["35.78"]))[
+            (await published(http, callers, partner_id, eligible_regions=["35", "35.78"]))[
                 "opportunity_id"
             ]
             for _ in range(5)
         ]
+        # Each is eligible through two of the region's prefixes, and listed once.
         await listed(http, "region=35.78.01.1001", ids[-1], present=True)
         seen: list[str] = []
         after = 0

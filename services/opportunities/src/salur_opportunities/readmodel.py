@@ -5,9 +5,9 @@ Region eligibility is stored as one row per eligible prefix of an open opportuni
 region code's own prefixes are few (`32`, `32.73`, `32.73.01`, `32.73.01.1001`), so "which
 opportunities cover this kelurahan" is an equality lookup of at most four keys in a B-tree,
 not a LIKE over every opportunity's prefixes. The region rows repeat what the list filters
-on (aspects, kinds, amounts, what remains), so a region query picks its page from those few
-hundred rows alone and reads only that page's opportunities, instead of walking every open
-opportunity in order and probing its regions.
+on (aspects, kinds, amounts, what remains), so a region query picks its page from the index
+alone and reads only that page's opportunities, instead of walking every open opportunity
+in order and probing its regions.
 """
 
 from __future__ import annotations
@@ -198,13 +198,18 @@ async def open_page(
         where.append("remaining >= %(amount)s")
         params["amount"] = amount
     if region:
-        # The page is chosen among the region rows alone (materialised, so the planner
-        # cannot turn it into a walk over every open opportunity); then its rows by key.
+        # The page is chosen among the region index alone: for each of the region's few
+        # prefixes, the first `limit` matching entries in order (a bounded index range
+        # each, however many opportunities a province has), merged; materialised, so the
+        # planner cannot turn it into a walk over every open opportunity. Then the
+        # page's rows by key.
         params["prefixes"] = region_prefixes(region)
         page = (
-            "WITH chosen AS MATERIALIZED (SELECT DISTINCT seq FROM opportunity_open_region"
-            f" WHERE prefix = ANY(%(prefixes)s) AND {' AND '.join(where)}"
-            " ORDER BY seq LIMIT %(limit)s)"
+            "WITH chosen AS MATERIALIZED (SELECT DISTINCT r.seq"
+            " FROM unnest(%(prefixes)s::text[]) AS p (prefix) CROSS JOIN LATERAL"
+            " (SELECT seq FROM opportunity_open_region WHERE prefix = p.prefix"
+            f" AND {' AND '.join(where)} ORDER BY seq LIMIT %(limit)s) AS r"
+            " ORDER BY r.seq LIMIT %(limit)s)"
             " SELECT opportunity.* FROM chosen JOIN opportunity USING (seq)"
         )
     else:
