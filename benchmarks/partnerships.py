@@ -63,8 +63,8 @@ WARM_UP = 20
 DISBURSE_P99_MS = 50.0
 TOTALS_P99_MS = 50.0
 PARTNER_AGREEMENTS = 10_000
-OTHER_AGREEMENTS = 20_000
-OTHER_PARTNERS = 200
+OTHER_AGREEMENTS = 5_000
+OTHER_PARTNERS = 50
 TOTALS_QUERIES = 500
 PER_TRANSACTION = 500
 REGION = "32.73.01.1001"
@@ -196,21 +196,25 @@ class Loaded:
     seconds: float
 
 
-def _owners(partner_id: uuid.UUID) -> Iterator[uuid.UUID]:
+def _owners(partner_id: uuid.UUID) -> list[uuid.UUID]:
+    """The measured partner's agreements interleaved with other partners', as they arrive."""
     others = [uuid.uuid4() for _ in range(OTHER_PARTNERS)]
-    for n in range(PARTNER_AGREEMENTS + OTHER_AGREEMENTS):
-        # The measured partner's rows are spread among the others', as they would arrive.
-        yield partner_id if n % 3 == 0 else others[n % OTHER_PARTNERS]
+    mine = [partner_id] * PARTNER_AGREEMENTS
+    theirs = [others[n % OTHER_PARTNERS] for n in range(OTHER_AGREEMENTS)]
+    step = max(1, PARTNER_AGREEMENTS // max(1, OTHER_AGREEMENTS))
+    owners: list[uuid.UUID] = []
+    for n, owner in enumerate(mine):
+        owners.append(owner)
+        if n % step == 0 and theirs:
+            owners.append(theirs.pop())
+    return owners + theirs
 
 
 async def load_totals(database_url: str) -> Loaded:
     started = time.perf_counter()
     projection = PartnershipTotals()
     partner_id = uuid.uuid4()
-    owners = list(_owners(partner_id))
-    mine = owners.count(partner_id)
-    # Top up so the measured partner has exactly PARTNER_AGREEMENTS agreements.
-    owners += [partner_id] * (PARTNER_AGREEMENTS - mine)
+    owners = _owners(partner_id)
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         for statement in projection.ddl:
             await conn.execute(statement)
