@@ -19,12 +19,14 @@ throw-away database).
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import datetime as dt
 import json
 import math
 import os
 import random
+import subprocess
 import tempfile
 import time
 import uuid
@@ -34,6 +36,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args
+from urllib.parse import urlencode
 
 import httpx
 import psycopg
@@ -43,7 +46,7 @@ from salur_kit.devtokens import ensure_issuer
 from salur_planning.domain import Activity, Plan
 from salur_planning.readmodel import PlanningLists, seeking_funding_page
 
-from benchmarks import baselines
+from benchmarks import baselines, vegeta
 from benchmarks.load import new_client
 from benchmarks.report import Figure
 from benchmarks.resources import fresh_database
@@ -316,6 +319,9 @@ class Timings:
     items: int = 0
     service_cpu_seconds: float | None = None
     service_idle_cpu_per_second: float = 0.0
+    floor: list[float] = field(default_factory=list)
+    pages: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    client: str = "Python client (httpx), one request at a time"
 
     def record(self, kind: str, seconds: float) -> None:
         self.latencies.append(seconds)
@@ -350,6 +356,7 @@ async def run_queries(queries: Sequence[Query], page: Page) -> Timings:
                 timings.fail(query.kind, f"{type(error).__name__}: {error}")
                 break
             timings.record(query.kind, elapsed)
+            timings.pages.append((query.kind, params))
             timings.items += len(items)
             if wrong := wrong_items(params, items):
                 timings.fail(query.kind, f"{wrong} items outside the filters {params}")
@@ -358,10 +365,19 @@ async def run_queries(queries: Sequence[Query], page: Page) -> Timings:
     return timings
 
 
-def http_pages(client: httpx.AsyncClient, token: str) -> Page:
+def http_pages(client: httpx.AsyncClient, token: str, floor: list[float] | None = None) -> Page:
+    """Pages over HTTP; with `floor`, every fourth page is preceded by a timed GET /healthz
+    (no auth, no database): the service's HTTP floor on this machine at this moment."""
     headers = {"Authorization": f"Bearer {token}"}
+    pages = 0
 
     async def page(params: dict[str, str]) -> Fetched:
+        nonlocal pages
+        pages += 1
+        if floor is not None and pages % 4 == 0:
+            started = time.perf_counter()
+            if (await client.get("/healthz")).status_code == 200:
+                floor.append(time.perf_counter() - started)
         response = await client.get(PATH, params=params, headers=headers)
         if response.status_code != 200:
             raise RuntimeError(f"HTTP {response.status_code}: {response.text[:100]}")
@@ -439,11 +455,28 @@ def figures(
                 ""
                 if name != "p95"
                 else f"GET {PATH} with {len(served.latencies):,} pages of "
-                f"{s.planning_queries:,} filter mixes, one client, sequential; "
+                f"{s.planning_queries:,} filter mixes sent by {served.client}; "
                 f"{served.items:,} items returned; failures {served.failures.total()}"
                 + (f"; {value / commit_ms:.1f}x one raw Postgres commit" if commit_ms else ""),
             )
         )
+    for name, p in (("p50", 50.0), ("p95", 95.0)):
+        if served.floor:
+            value = percentile(served.floor, p) * 1000
+            rows.append(
+                Figure(
+                    f"planning HTTP floor GET /healthz {name}",
+                    value,
+                    "ms",
+                    _ratio(value, raw.ms(p)),
+                    f"raw SQL {name}",
+                    note=""
+                    if name == "p50"
+                    else f"{len(served.floor)} calls interleaved with the pages: no auth, no"
+                    " database; what any request costs here now (other work on the machine"
+                    " included)",
+                )
+            )
     if served.service_cpu_seconds is not None:
         rows.append(
             Figure(
@@ -506,11 +539,13 @@ async def run(bench: Bench) -> None:
                 f"planning: {len(queries):,} queries as raw SQL",
                 lambda: run_queries(queries, sql_pages(conn)),
             )
+        if raw is None:
+            return
         served = await bench.step(
-            f"planning: {len(queries):,} queries over HTTP",
-            lambda: _over_http(bench, database_url, warm, queries),
+            f"planning: the same {len(raw.pages):,} pages over HTTP",
+            lambda: _over_http(bench, database_url, warm, queries, raw),
         )
-        if raw is None or served is None:
+        if served is None:
             return
         bench.report.details["planning"] = {
             "loaded": dataclasses.asdict(loaded),
@@ -525,10 +560,11 @@ async def run(bench: Bench) -> None:
 
 
 async def _over_http(
-    bench: Bench, database_url: str, warm: Sequence[Query], queries: Sequence[Query]
+    bench: Bench, database_url: str, warm: Sequence[Query], pages: Sequence[Query], raw: Timings
 ) -> Timings:
     s = bench.settings
     log_path = s.output_dir / f"planning-{s.run_id}.log"
+    generator = await asyncio.to_thread(vegeta.binary)
     with tempfile.TemporaryDirectory(prefix="salur-bench-issuer-") as directory:
         issuer = ensure_issuer(Path(directory))
         token = issuer.token(role=Role.auditor, subject="bench")
@@ -541,7 +577,8 @@ async def _over_http(
         ) as service:
             bench.progress(
                 f"planning pid {service.pid} ready at {service.base_url} "
-                f"in {service.started_in_seconds:.1f}s (log {log_path})"
+                f"in {service.started_in_seconds:.1f}s (log {log_path}); "
+                + (f"vegeta at {s.planning_rate:g}/s" if generator else "no vegeta: httpx")
             )
             async with new_client(service.base_url, connections=4) as client:
                 await run_queries(warm, http_pages(client, token))
@@ -550,12 +587,78 @@ async def _over_http(
                 await asyncio.sleep(IDLE_SECONDS)
                 idle_per_second = (cpu_seconds(service.pid) - cpu) / IDLE_SECONDS
                 cpu, started = cpu_seconds(service.pid), time.perf_counter()
-                timings = await run_queries(queries, http_pages(client, token))
+                if generator is not None:
+                    timings = await asyncio.to_thread(
+                        attack, generator, service.base_url, token, raw.pages, s.planning_rate
+                    )
+                else:
+                    floor: list[float] = []
+                    timings = await run_queries(pages, http_pages(client, token, floor))
+                    timings.floor = floor
                 elapsed = time.perf_counter() - started
+                # The /healthz calls cost the service CPU too; they are a small share.
                 busy = cpu_seconds(service.pid) - cpu - idle_per_second * elapsed
                 timings.service_cpu_seconds = max(0.0, busy)
                 timings.service_idle_cpu_per_second = idle_per_second
                 return timings
+
+
+Pages = Sequence[tuple[str, dict[str, str]]]
+
+
+def attack(vegeta: Path, base_url: str, token: str, pages: Pages, rate: float) -> Timings:
+    """The very pages the raw SQL pass read (same `after` values: the data does not change),
+    sent by vegeta at `rate` per second by the clock, every fourth after a GET /healthz.
+
+    Vegeta, not a Python client: on two busy cores a Python client's own scheduling delays
+    (waking up to read each answer) land in the latencies it reports.
+    """
+    timings = Timings(client=f"vegeta, open loop at {rate:g}/s")
+    kinds: dict[str, tuple[str, dict[str, str]]] = {}
+    auth = {"Authorization": [f"Bearer {token}"]}
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as targets:
+        for i, (kind, params) in enumerate(pages):
+            url = f"{base_url}{PATH}?{urlencode(params)}"
+            kinds[url] = (kind, params)
+            if i % 4 == 3:
+                targets.write(json.dumps({"method": "GET", "url": f"{base_url}/healthz"}) + "\n")
+            targets.write(json.dumps({"method": "GET", "url": url, "header": auth}) + "\n")
+        targets.flush()
+        hits = len(pages) + len(pages) // 4
+        attacked = subprocess.run(
+            [
+                str(vegeta),
+                "attack",
+                "-format=json",
+                f"-targets={targets.name}",
+                f"-rate={rate:g}/s",
+                f"-duration={hits / rate:.3f}s",
+                "-timeout=10s",
+                "-keepalive",
+            ],
+            capture_output=True,
+            check=True,
+        )
+    encoded = subprocess.run(
+        [str(vegeta), "encode", "-to=json"], input=attacked.stdout, capture_output=True, check=True
+    )
+    for line in encoded.stdout.decode().splitlines():
+        hit = json.loads(line)
+        seconds = hit["latency"] / 1e9
+        if hit["url"].endswith("/healthz"):
+            if hit["code"] == 200:
+                timings.floor.append(seconds)
+            continue
+        kind, params = kinds[hit["url"]]
+        if hit["code"] != 200:
+            timings.fail(kind, f"HTTP {hit['code']} {hit['error']}")
+            continue
+        items = json.loads(base64.b64decode(hit["body"]))["items"]
+        timings.record(kind, seconds)
+        timings.items += len(items)
+        if wrong := wrong_items(params, items):
+            timings.fail(kind, f"{wrong} items outside the filters {params}")
+    return timings
 
 
 def cpu_seconds(pid: int) -> float:

@@ -36,6 +36,7 @@ class BenchSettings:
     targets: Targets = Targets()
     planning_activities: int = 100_000
     planning_queries: int = 2000
+    planning_rate: float = 40.0
     # Steps to run (SALUR_BENCH_ONLY=planning,registry); empty runs every step.
     only: frozenset[str] = frozenset()
 
