@@ -396,3 +396,17 @@ async def test_no_false_alarm_on_clean_ledgers_of_many_sizes(built: Built, tmp_p
         for _ in range(3):
             result = await _verify(conn, built, external=built.checkpoints)
             assert result.ok, result.findings
+
+
+async def test_an_entry_whose_bytes_are_no_longer_json_is_found_and_named(built: Built) -> None:
+    conn = await _owner(built)
+    async with Tampered(conn):
+        await conn.execute("UPDATE audit_entries SET canonical = '\\xff7b'::bytea WHERE seq = 5")
+        await conn.execute(
+            "UPDATE audit_entries SET type = 'salur.registry.Other.v1' WHERE seq = 9"
+        )
+        result = await _verify(conn, built)
+        named = {(f.kind, f.where) for f in result.findings}
+        assert ("edited-entry", "entry 5") in named
+        assert ("edited-entry", "entry 9") in named
+    await conn.close()

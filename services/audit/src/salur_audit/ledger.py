@@ -250,7 +250,7 @@ _ENTRY_TYPES = ["int8", "text", "text", "text", "text", "timestamptz", "text", "
 BATCH_ROWS = 10_000
 
 
-async def _rows(conn: AConn, query: str, params: Sequence[object]) -> AsyncIterator[Any]:
+async def stream_rows(conn: AConn, query: str, params: Sequence[object]) -> AsyncIterator[Any]:
     """Rows of a query through a binary server-side cursor, fetched 10,000 at a time: one
     round trip per batch (a million rows fit no list; an await per row costs more than
     the row). The cursor lives in a transaction (a savepoint when one is open already)."""
@@ -269,7 +269,7 @@ async def stream_entries(
 ) -> AsyncIterator[StoredEntry]:
     """Entries in sequence order."""
     query, params = _filtered(_ENTRY_COLUMNS, types_like, until)
-    async for row in _rows(conn, query, params):
+    async for row in stream_rows(conn, query, params):
         yield _entry(row)
 
 
@@ -278,13 +278,15 @@ async def stream_canonical(
 ) -> AsyncIterator[tuple[int, bytes]]:
     """(seq, canonical bytes) only: what a replay reads."""
     query, params = _filtered("seq, canonical", types_like, until)
-    async for row in _rows(conn, query, params):
+    async for row in stream_rows(conn, query, params):
         yield row[0], row[1]
 
 
 async def stream_nodes(conn: AConn) -> AsyncIterator[tuple[int, int, bytes]]:
     """Every stored node, level by level."""
-    async for identifier, digest in _rows(conn, "SELECT id, hash FROM audit_nodes ORDER BY id", []):
+    async for identifier, digest in stream_rows(
+        conn, "SELECT id, hash FROM audit_nodes ORDER BY id", []
+    ):
         yield identifier >> LEVEL_SHIFT, identifier & INDEX_MASK, digest
 
 

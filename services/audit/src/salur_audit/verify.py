@@ -128,6 +128,9 @@ async def _snapshot(conn: ledger.AConn) -> AsyncIterator[None]:
         await conn.set_autocommit(autocommit)
 
 
+_COLUMNS_DIFFER = "its columns (source, id, type, subject, time) differ from its canonical event"
+
+
 async def _scan_entries(
     conn: ledger.AConn, result: Verification, progress: Progress | None, *, identities: bool
 ) -> _Scan:
@@ -135,29 +138,31 @@ async def _scan_entries(
     expected = 0
     total = await ledger.size(conn)
     async for stored in ledger.stream_entries(conn):
-        if stored.seq != expected:
+        seq = stored.seq
+        if seq != expected:
             result.add(
                 "missing-entry",
-                f"entries {expected}..{stored.seq - 1}",
+                f"entries {expected}..{seq - 1}",
                 "sequence numbers jump: entries were deleted",
             )
             # Placeholders keep later leaves at their own positions in the tree.
-            scan.leaves.extend(bytes(32) for _ in range(stored.seq - expected))
+            scan.leaves.extend(bytes(32) for _ in range(seq - expected))
         leaf = leaf_hash(stored.canonical)
         scan.leaves.append(leaf)
         if identities:  # only the comparison with Kafka needs them
-            scan.identities[(stored.source, stored.event_id)] = (stored.seq, leaf)
-        _check_columns(stored, result)
-        expected = stored.seq + 1
+            scan.identities[(stored.source, stored.event_id)] = (seq, leaf)
+        if not _columns_agree(stored):
+            result.add("edited-entry", f"entry {seq}", _COLUMNS_DIFFER)
+        expected = seq + 1
         if progress is not None and expected % 50_000 == 0:
             progress("entries", expected, total)
     return scan
 
 
-def _check_columns(stored: ledger.StoredEntry, result: Verification) -> None:
+def _columns_agree(stored: ledger.StoredEntry) -> bool:
     try:
         document = json.loads(stored.canonical)
-        agree = (
+        return bool(
             document.get("source") == stored.source
             and document.get("id") == stored.event_id
             and document.get("type") == stored.type
@@ -165,13 +170,7 @@ def _check_columns(stored: ledger.StoredEntry, result: Verification) -> None:
             and dt.datetime.fromisoformat(document["time"]) == stored.time
         )
     except (ValueError, KeyError, TypeError, AttributeError):
-        agree = False
-    if not agree:
-        result.add(
-            "edited-entry",
-            f"entry {stored.seq}",
-            "its columns (source, id, type, subject, time) differ from its canonical event",
-        )
+        return False
 
 
 async def _compare_nodes(
