@@ -15,6 +15,7 @@ from salur_kit.auth import Role
 from salur_kit.devtokens import ensure_issuer
 
 from benchmarks import (
+    audit,
     baselines,
     figures,
     matching,
@@ -69,6 +70,8 @@ class Bench:
                 await self.http(service_url)
         if s.runs("planning"):
             await self.step("planning seeking-funding bench", lambda: planning.run(self))
+        if s.runs("audit"):
+            await self.step("audit ledger bench", lambda: audit.run(self))
         if s.runs("partnerships"):
             await self.step("partnerships bench", lambda: partnerships.run(self))
         if s.runs("matching"):
