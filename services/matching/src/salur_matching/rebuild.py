@@ -243,7 +243,7 @@ def decide(engine: Engine, published: Published) -> list[Transition]:
     eligible = engine.eligible_pairs()
     corrections: list[Transition] = []
     versions: list[tuple[UUID, UUID, int]] = []
-    for pair in sorted(eligible | published.versions.keys()):
+    for pair in eligible | published.versions.keys():
         version = published.versions.get(pair, 0)
         standing = version % 2 == 1
         activity = engine.activities.get(pair[0])
@@ -264,7 +264,8 @@ def decide(engine: Engine, published: Published) -> list[Transition]:
                 )
         versions.append((*pair, version))
     engine.load((), versions)
-    return corrections
+    # Only the corrections are sorted (the events they become keep a stable order).
+    return sorted(corrections, key=lambda t: (t.activity.activity_id, t.opportunity.opportunity_id))
 
 
 def write(database_url: str, rebuilt: Rebuilt) -> None:
