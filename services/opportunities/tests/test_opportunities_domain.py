@@ -213,9 +213,13 @@ def test_refuses_an_agreement_of_another_partner_or_one_committed_twice() -> Non
 
 def test_refuses_an_agreement_against_a_draft_or_cancelled_opportunity() -> None:
     draft = Opportunity.draft(uuid4(), PARTNER, terms(), "officer")
-    with pytest.raises(RuleViolationError) as refusal:
-        draft.commit(uuid4(), PARTNER, Decimal("30000000.00"))
-    assert refusal.value.rule == "opportunity-published"
+    cancelled = opened()
+    cancelled.cancel("anggaran dialihkan", "officer")
+    for opportunity in (draft, cancelled):
+        with pytest.raises(RuleViolationError) as refusal:
+            opportunity.commit(uuid4(), PARTNER, Decimal("30000000.00"))
+        assert refusal.value.rule == "opportunity-published"
+        assert opportunity.committed == 0
 
 
 def test_a_closed_opportunity_still_takes_agreements_from_proposals_already_made() -> None:
