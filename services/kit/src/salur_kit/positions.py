@@ -23,10 +23,14 @@ SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtext('salur-schema'))"
 
 
 async def ensure_table(database_url: str) -> None:
-    connecting = psycopg.AsyncConnection.connect(database_url, autocommit=True)
-    async with await connecting as conn, conn.transaction():
-        await conn.execute(SCHEMA_LOCK)
-        await conn.execute(DDL)
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        # Once created (every start but the first), one round trip and no lock.
+        cur = await conn.execute("SELECT to_regclass('follower_positions') IS NOT NULL")
+        if (await cur.fetchone() or (False,))[0]:
+            return
+        async with conn.transaction():
+            await conn.execute(SCHEMA_LOCK)
+            await conn.execute(DDL)
 
 
 async def load(conn: psycopg.AsyncConnection[Any], name: str) -> int:
