@@ -154,6 +154,11 @@ class Story:
                 act()
             except (DemoError, WaitTimeoutError) as error:
                 raise ActFailedError(self._act, title, error) from error
+            except (KeyError, TypeError, ValueError) as error:
+                # An answer of a shape the story does not expect: an API changed under it.
+                raise ActFailedError(
+                    self._act, title, DemoError(f"unexpected answer: {error!r}")
+                ) from error
         return self.outcome
 
     def begin(self, title: str) -> None:

@@ -34,6 +34,9 @@ EXPECTED_STATUS = {
     "beasiswa": "in_force",
     "usaha": "in_force",
 }
+# The replay's word for an agreement in force (both signed, not closed).
+REPLAY_STATUS = {"in_force": "signed"}
+REPLAY_OPEN = frozenset(REPLAY_STATUS.values())
 DEV_AUDIT_KEY = Path(".data/audit/signing-key.pem")
 
 Verify = Callable[[Sequence[str]], int]
@@ -86,9 +89,9 @@ def totals(story: Story) -> None:
 
 
 def audit_replay(story: Story) -> None:
-    """The ledger replays to the same figures per agreement as partnerships reports."""
+    """The ledger replays every agreement to the figures partnerships reports for it."""
     deals = [d for d in story.outcome.deals.values() if d.agreement_id is not None]
-    expected: dict[str, tuple[Decimal, ...]] = {}
+    expected: dict[str, tuple[str, tuple[Decimal, ...]]] = {}
     for deal in deals:
         shown = story.api.get(story.auditor, "partnerships", f"/agreements/{deal.agreement_id}")
         if shown["status"] != EXPECTED_STATUS[deal.key]:
@@ -96,29 +99,50 @@ def audit_replay(story: Story) -> None:
                 f"agreement {deal.key} is {shown['status']}, not {EXPECTED_STATUS[deal.key]}"
             )
         committed = Decimal(shown["amount"])
-        if shown["status"] == "terminated":
+        if shown["status"] == "terminated":  # what stayed with the BKM
             committed = Decimal(shown["disbursed"]) - Decimal(shown["returned"])
+        figures = (committed, *(Decimal(shown[f]) for f in FIGURES[1:]))
         expected[str(deal.agreement_id)] = (
-            committed,
-            Decimal(shown["disbursed"]),
-            Decimal(shown["spent"]),
-            Decimal(shown["returned"]),
+            REPLAY_STATUS.get(shown["status"], shown["status"]),
+            figures,
         )
 
+    names = {str(d.agreement_id): d.key for d in deals}
+
+    def differences(agreement_id: str, replayed: Json) -> list[str]:
+        _, figures = expected[agreement_id]
+        return [
+            f"{names[agreement_id]} {figure}: ledger {replayed[figure]}, partnerships {value}"
+            for figure, value in zip(FIGURES, figures, strict=True)
+            if Decimal(replayed[figure]) != value
+        ]
+
     def sealed() -> Json | None:
+        """The replay, once the ledger holds the story's events of every agreement. A
+        closed agreement gets no more events, so its figures must agree at once."""
         report: Json = story.api.get(None, "audit", "/replay")
         agreements = report.get("agreements", {})
-        seen = {k: _figures(agreements[k]) for k in expected if k in agreements}
-        if seen == expected:
+        pending, wrong = [], []
+        for agreement_id, (status, _) in expected.items():
+            replayed = agreements.get(agreement_id, {})
+            differ = differences(agreement_id, replayed) if replayed else ["not yet"]
+            if replayed.get("status") != status or (differ and status in REPLAY_OPEN):
+                pending.extend(differ)
+            elif differ:
+                wrong.extend(differ)
+        if wrong:
+            raise DemoError("the ledger's replay and partnerships disagree: " + "; ".join(wrong))
+        if not pending:
             return report
-        story.api.waiter.note(f"{len(seen)} of {len(expected)} agreements replay as expected")
+        story.api.waiter.note("; ".join(pending))
         return None
 
-    story.outcome.replay = story.api.waiter.until("the audit ledger to hold the story", sealed)
-    anomalies = story.outcome.replay.get("anomalies", [])
+    replay = story.api.waiter.until("the audit ledger to hold the story", sealed)
+    story.outcome.replay = replay
     story.say(
-        f"  the ledger replays {len(expected)} agreements to the same figures "
-        f"({story.outcome.replay.get('events')} money events, {len(anomalies)} anomalies)"
+        f"  the ledger replays the {len(expected)} agreements to partnerships' figures "
+        f"({replay.get('events')} money events in all, {len(replay.get('anomalies', []))} "
+        "anomalies flagged)"
     )
 
 
@@ -138,6 +162,8 @@ def audit_verify(story: Story, verify: Verify | None, extra: Sequence[str] = ())
             code = verify(arguments)
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 2
+    except Exception as error:  # the command's own failure, reported as this act's
+        raise DemoError(f"salur audit verify failed: {error!r}") from error
     for line in printed.getvalue().splitlines():
         story.say(f"  {line}")
     if code != 0:
