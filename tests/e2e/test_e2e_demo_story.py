@@ -322,7 +322,10 @@ def test_the_demo_story_runs_end_to_end_and_every_view_agrees(
         assert versions == list(range(versions[0], versions[0] + len(versions))), subject
         assert [name for _, name in stream] == expected_streams[subject], subject
 
-    # One trace follows the first activity's opening from planning into matching.
+    # One trace follows the first activity's opening from planning over Kafka into matching
+    # and partnerships, every span linked to its parent (`salur trace` draws it as a tree).
     spans = [s for s in tracefile.read_spans(platform.traces) if s.trace_id == outcome.trace_id]
-    services = {s.service for s in spans}
-    assert {"planning", "matching"} <= services, services
+    assert {"planning", "matching", "partnerships"} <= {s.service for s in spans}
+    recorded = {s.span_id for s in spans}
+    roots = [s for s in spans if s.parent_span_id not in recorded]
+    assert [(r.service, r.kind) for r in roots] == [("planning", "server")], roots

@@ -131,6 +131,19 @@ def test_a_command_refused_until_the_service_hears_of_its_subject_is_tried_again
     assert len(set(attempts)) == 3, "each attempt is a new command: the refused ones did nothing"
 
 
+def test_a_stale_version_from_the_services_own_consumer_is_tried_again(caller: Actor) -> None:
+    answers = iter(
+        [
+            _problem(409, "the resource was changed meanwhile", "optimistic-concurrency"),
+            httpx.Response(200, json={"status": "endorsed"}),
+        ]
+    )
+    api = _api(lambda request: next(answers))
+    assert api.command(caller, "POST", "planning", "/plans/p/endorsement", {}) == {
+        "status": "endorsed"
+    }
+
+
 def test_any_other_refusal_stops_at_once_with_its_rule(caller: Actor) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return _problem(422, "the plan is not a draft", "plan-draft")

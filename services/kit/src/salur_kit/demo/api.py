@@ -24,6 +24,7 @@ from salur_kit.devtokens import DevIssuer
 SERVICES = ("registry", "planning", "opportunities", "matching", "partnerships", "audit")
 DEFAULT_PORTS = dict(zip(SERVICES, range(8001, 8007), strict=True))
 TRANSPORT_ATTEMPTS = 4
+STALE_VERSION = "optimistic-concurrency"
 Json = dict[str, Any]
 
 
@@ -112,23 +113,23 @@ class Api:
         until_known: Collection[str] = (),
     ) -> Json:
         """Send one command. A refusal whose rule is in `until_known` means the service has
-        not yet heard (over Kafka) of something the command names; it changed nothing, so
-        the command is tried again, with a new key, until it passes or the wait times out."""
-        if not until_known:
-            answer: Json = self._send(actor, method, service, path, body, {}, key=_key())
-            return answer
+        not yet heard (over Kafka) of something the command names; a stale-version conflict
+        means the service's own consumer changed the aggregate meanwhile (the demo sends no
+        If-Match). Either changed nothing, so the command is tried again, with a new key,
+        until it passes or the wait times out."""
+        transient = {*until_known, STALE_VERSION}
 
         def attempt() -> Json | None:
             try:
                 result: Json = self._send(actor, method, service, path, body, {}, key=_key())
             except RefusedError as refused:
-                if refused.rule in until_known:
+                if refused.rule in transient:
                     self.waiter.note(refused.detail)
                     return None
                 raise
             return result
 
-        return self.waiter.until(f"{service} to know what {method} {path} needs", attempt)
+        return self.waiter.until(f"{service} to take {method} {path}", attempt)
 
     def refusal(
         self,

@@ -397,10 +397,13 @@ class Story:
             opportunity_id = str(deal.partner.opportunity_id)
 
             def proposed(
-                activity_id: UUID = activity_id, wanted: str = opportunity_id
+                activity_id: UUID = activity_id,
+                wanted: str = opportunity_id,
+                operator: Actor = deal.bkm.operator,
             ) -> Json | None:
+                # The BKM's own question: which opportunities fit this activity?
                 found = self.api.get(
-                    self.auditor, "matching", f"/activities/{activity_id}/opportunities"
+                    operator, "matching", f"/activities/{activity_id}/opportunities"
                 )
                 mine = [m for m in found if m["opportunity"]["opportunity_id"] == wanted]
                 return mine[0] if mine else None
@@ -426,7 +429,7 @@ class Story:
         sejahtera = self.outcome.bkms["sejahtera"]
         bank = self.outcome.partners["bank"]
         why_not = self.api.get(
-            self.auditor,
+            sejahtera.operator,
             "matching",
             f"/activities/{sejahtera.activities['drainage']}/opportunities/{bank.opportunity_id}",
         )
