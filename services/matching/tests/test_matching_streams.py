@@ -25,6 +25,7 @@ from salur_contracts.cloudevents import decode, encode, new_envelope
 from salur_kit.devtokens import DevIssuer
 from salur_kit.testing.callers import Callers
 from salur_kit.testing.services import asgi_client, running_api
+from salur_matching.application import MatchingApplication
 from salur_matching.bootstrap import CONSUMER, INPUT_TOPICS, SPEC
 from salur_matching.examples import ActivitySpec, Feed, OpportunitySpec
 
@@ -35,18 +36,23 @@ MATCHING_TOPIC = matching.MatchProposed.topic()
 
 
 async def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=None)
+    # A producer's partitions_for waits for the topic's metadata; every partition counts.
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await producer.start()
     await consumer.start()
     try:
         partitions = [
             TopicPartition(topic, p)
             for topic in topics
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
+            for p in sorted(await producer.partitions_for(topic))
         ]
         ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        assert len(ends) == len(partitions) > 0
         return ends
     finally:
         await consumer.stop()
+        await producer.stop()
 
 
 async def start_group_at_end(bootstrap: str, group: str, topics: list[str]) -> None:
@@ -91,13 +97,15 @@ async def publish(bootstrap: str, feed: Feed, start: int = 0) -> None:
         await producer.stop()
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 60.0) -> None:
+async def eventually(
+    check: Callable[[], Awaitable[bool]], seconds: float = 60.0, what: list[str] | None = None
+) -> None:
     deadline = asyncio.get_running_loop().time() + seconds
     while asyncio.get_running_loop().time() < deadline:
         if await check():
             return
         await asyncio.sleep(0.2)
-    pytest.fail(f"not true within {seconds}s")
+    pytest.fail(f"not true within {seconds}s; last seen: {(what or ['-'])[-1][:500]}")
 
 
 async def records_of(
@@ -127,17 +135,28 @@ async def test_contract_events_on_the_real_topics_become_a_match_on_matchings_to
     since = await end_offsets(bootstrap, [MATCHING_TOPIC])
     feed = Feed()
     bkm_id, partner_id = uuid.uuid4(), uuid.uuid4()
+    app: MatchingApplication = service.state.application
+
+    # Registry publishes the BKM and the partner (first, so the score below is known: the
+    # topics are not ordered with one another, and a match is scored when proposed).
     feed.bkm(bkm_id, REGION)
     feed.partner(partner_id, ["32.73"])
+    await publish(bootstrap, feed)
+
+    async def registry_known() -> bool:
+        return partner_id in app.engine.partners and bkm_id in app.engine.bkms
+
+    await eventually(registry_known)
+
+    # Planning opens an activity; opportunities publishes two opportunities.
+    mark = len(feed.events)
     activity = ActivitySpec(bkm_id=bkm_id, bkm_region=REGION)
     feed.activity(activity, open_for=Decimal("100000000.00"))
     fitting = OpportunitySpec(partner_id=partner_id)
     elsewhere = OpportunitySpec(partner_id=partner_id, regions=["31.71"])
     feed.publish(fitting)
     feed.publish(elsewhere)
-
-    # Registry, planning and opportunities publish; the consumer takes it all in.
-    await publish(bootstrap, feed)
+    await publish(bootstrap, feed, mark)
     match_id = str(matching.match_id(activity.activity_id, fitting.opportunity_id))
     async with asgi_client(service, "matching") as http:
         reader = callers.operator(bkm_id)
@@ -196,10 +215,14 @@ async def test_contract_events_on_the_real_topics_become_a_match_on_matchings_to
 
         async def withdrawn() -> bool:
             url = f"/activities/{activity.activity_id}/opportunities"
-            gone: bool = (await http.get(url, headers=reader)).json() == []
+            shown = await http.get(url, headers=reader)
+            last.append(shown.text)
+            gone: bool = shown.json() == []
             return gone
 
-        await eventually(withdrawn)
+        last: list[str] = []
+
+        await eventually(withdrawn, what=last)
 
     # A plain Kafka client reads both match events as binary-mode CloudEvents, in order.
     records = await records_of(bootstrap, since, match_id, 2)
