@@ -60,8 +60,11 @@ def worlds(draw: st.DrawFn) -> Feed:
         need = min(draw(money), cost)
         opened = draw(st.integers(0, 4)) > 0
         feed.activity(spec, open_for=need if opened else None)
-        step = draw(st.sampled_from(["none", "partial", "funded", "cancel"])) if opened else ""
-        if step == "partial":
+        steps = ["none", "matched", "partial", "funded", "cancel"]
+        step = draw(st.sampled_from(steps)) if opened else ""
+        if step == "matched":
+            feed.funding(spec, "matched", needed=need, committed=Decimal(0))
+        elif step == "partial":
             feed.funding(spec, "partially_funded", needed=need, committed=need / 2)
         elif step == "funded":
             feed.funding(spec, "funded", needed=need, committed=need)
