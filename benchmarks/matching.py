@@ -352,7 +352,9 @@ async def run(bench: Bench) -> None:
             await produce(s.bootstrap, records)
             del records
             progress("matching: rebuilding from offset zero")
-            rebuilt = await rebuild(s.bootstrap, [registry, planning, offers], own)
+            rebuilt = await rebuild(
+                s.bootstrap, [registry, planning, offers], own, in_parallel=[planning]
+            )
             await asyncio.to_thread(write, database_url, rebuilt)
         rate = rebuilt.events / rebuilt.seconds
         probe = {

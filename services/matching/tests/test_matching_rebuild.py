@@ -30,7 +30,7 @@ from salur_matching.examples import (
     deliver,
 )
 from salur_matching.integration import to_integration
-from salur_matching.rebuild import rebuild, write
+from salur_matching.rebuild import Rebuilt, rebuild, write
 
 pytestmark = pytest.mark.integration
 
@@ -196,3 +196,30 @@ async def test_a_rebuild_with_no_published_history_proposes_every_standing_match
             assert app.engine.standing() == standing
         finally:
             app.close()
+
+
+async def test_reading_planning_in_a_second_process_gives_the_same_rebuild(
+    kafka_bootstrap_servers: str, unique_topic: str
+) -> None:
+    feed = busy_world()
+    planning = [item for item in feed.events if item[0].source_service == "planning"]
+    others = [item for item in feed.events if item[0].source_service != "planning"]
+    async with another_topic(kafka_bootstrap_servers) as planning_topic:
+        await publish(kafka_bootstrap_servers, planning_topic, planning)
+        await publish(kafka_bootstrap_servers, unique_topic, others)
+        topics = [unique_topic, planning_topic]
+        serial = await rebuild(kafka_bootstrap_servers, topics, own_topic=None)
+        parallel = await rebuild(
+            kafka_bootstrap_servers, topics, own_topic=None, in_parallel=[planning_topic]
+        )
+    assert parallel.events == serial.events == len(feed.events)
+    assert parallel.positions == serial.positions
+    assert parallel.engine.activities == serial.engine.activities
+    assert parallel.engine.opportunities == serial.engine.opportunities
+    assert parallel.engine.versions == serial.engine.versions
+    assert parallel.engine.standing()
+
+    def pairs(rebuilt: Rebuilt) -> list[tuple[uuid.UUID, uuid.UUID]]:
+        return [(t.activity.activity_id, t.opportunity.opportunity_id) for t in rebuilt.corrections]
+
+    assert pairs(parallel) == pairs(serial)

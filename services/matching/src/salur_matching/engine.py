@@ -353,6 +353,18 @@ class Engine:
         for activity_id, opportunity_id, version in matches:
             self._set_version((activity_id, opportunity_id), version)
 
+    def adopt(self, facts: Iterable[Fact]) -> None:
+        """Take facts another reader built (a rebuild reads some topics in parallel)."""
+        for fact in facts:
+            if isinstance(fact, Activity):
+                self._put_activity(fact, self.activities.get(fact.activity_id))
+            elif isinstance(fact, Opportunity):
+                self._put_opportunity(fact, self.opportunities.get(fact.opportunity_id))
+            elif isinstance(fact, Bkm):
+                self.bkms[fact.bkm_id] = fact
+            else:
+                self.partners[fact.partner_id] = fact
+
     def fact_rows(self) -> Iterator[FactRow]:
         for a in self.activities.values():
             yield "activity", a.activity_id, a

@@ -26,9 +26,12 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import multiprocessing
 import time
 from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 from uuid import UUID
 
@@ -52,6 +55,7 @@ from salur_matching.domain import event_for
 from salur_matching.engine import (
     APPLIED,
     Engine,
+    Fact,
     Proposal,
     Transition,
     Withdrawal,
@@ -195,45 +199,88 @@ def fast_decode(record: ConsumerRecord[bytes, bytes]) -> tuple[IntegrationEvent,
         return envelope.data, envelope.aggregate_version
 
 
-async def rebuild(
-    bootstrap: str,
-    input_topics: Sequence[str] = INPUT_TOPICS,
-    own_topic: str | None = OWN_TOPIC,
-) -> Rebuilt:
-    """The facts and matches the topics imply, and the match events still to publish."""
-    engine, published = Engine(), Published()
-    events = skipped = 0
-    positions: dict[TopicPartition, int] = {}
-    started = time.perf_counter()
+@dataclass
+class Read:
+    """What reading some topics from offset zero gave."""
+
+    engine: Engine = field(default_factory=Engine)
+    published: Published = field(default_factory=Published)
+    events: int = 0
+    skipped: int = 0
+    positions: dict[TopicPartition, int] = field(default_factory=dict)
+
+
+async def read_topics(bootstrap: str, input_topics: Sequence[str], own_topic: str | None) -> Read:
+    """Facts (in memory, undecided) and published versions from the topics."""
+    read = Read()
     topics = [*input_topics, *([own_topic] if own_topic else [])]
+    if not topics:
+        return read
     async for ends, batch in records_from_zero(bootstrap, topics):
-        positions = ends
+        read.positions = dict(ends)
         for record in batch:
             if record.topic == own_topic:
-                if published.take(record):
-                    events += 1
+                if read.published.take(record):
+                    read.events += 1
                 else:
-                    skipped += 1
+                    read.skipped += 1
                 continue
             try:
                 decoded = fast_decode(record)
             except (MalformedEventError, UnknownEventTypeError):
-                skipped += 1  # live, the consumer dead-letters these: no effect either way
+                read.skipped += 1  # live, the consumer dead-letters these: no effect either way
                 continue
-            events += 1
-            if decoded is None:
-                continue
-            engine.apply(*decoded, decide=False)
-    read = time.perf_counter() - started
+            read.events += 1
+            if decoded is not None:
+                read.engine.apply(*decoded, decide=False)
+    return read
+
+
+def _facts_of(bootstrap: str, topics: list[str]) -> tuple[list[Fact], int, int, dict[Any, int]]:
+    """A worker process: the facts of some input topics (they share no fact with others)."""
+    read = asyncio.run(read_topics(bootstrap, topics, None))
+    facts = [fact for _, _, fact in read.engine.fact_rows()]
+    return facts, read.events, read.skipped, read.positions
+
+
+async def rebuild(
+    bootstrap: str,
+    input_topics: Sequence[str] = INPUT_TOPICS,
+    own_topic: str | None = OWN_TOPIC,
+    *,
+    in_parallel: Sequence[str] = (),
+) -> Rebuilt:
+    """The facts and matches the topics imply, and the match events still to publish.
+
+    Topics named in `in_parallel` are read by a second process meanwhile: each topic's
+    events change facts no other topic's do (activities come only from planning, and so on),
+    so the facts of both readers simply add up.
+    """
     started = time.perf_counter()
-    corrections = decide(engine, published)
+    here = [topic for topic in input_topics if topic not in in_parallel]
+    there = [topic for topic in input_topics if topic in in_parallel]
+    if there:
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
+            worker = asyncio.get_running_loop().run_in_executor(pool, _facts_of, bootstrap, there)
+            read = await read_topics(bootstrap, here, own_topic)
+            facts, events, skipped, positions = await worker
+        read.engine.adopt(facts)
+        read.events += events
+        read.skipped += skipped
+        read.positions.update(positions)
+    else:
+        read = await read_topics(bootstrap, here, own_topic)
+    reading = time.perf_counter() - started
+    started = time.perf_counter()
+    corrections = decide(read.engine, read.published)
     return Rebuilt(
-        engine=engine,
-        events=events,
-        skipped=skipped,
+        engine=read.engine,
+        events=read.events,
+        skipped=read.skipped,
         corrections=corrections,
-        positions=positions,
-        read_seconds=read,
+        positions=read.positions,
+        read_seconds=reading,
         decide_seconds=time.perf_counter() - started,
     )
 
@@ -335,7 +382,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.create:
         create_database(args.database_url)
-    rebuilt = asyncio.run(rebuild(args.bootstrap))
+    # Planning's topic, by far the busiest, is read by a second process meanwhile.
+    rebuilt = asyncio.run(rebuild(args.bootstrap, in_parallel=[INPUT_TOPICS[1]]))
     write(args.database_url, rebuilt)
     if args.commit_group:
         asyncio.run(commit_group(args.bootstrap, args.commit_group, rebuilt.positions))
