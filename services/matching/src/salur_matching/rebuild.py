@@ -89,8 +89,6 @@ class Published:
                 return False
             payload = json.loads(record.value)
             pair = (UUID(payload["activity_id"]), UUID(payload["opportunity_id"]))
-            if matching.match_id(*pair) != UUID(payload["match_id"]):
-                return False
             version = int(text["ce_aggregateversion"])
         except (ValueError, KeyError, TypeError, AttributeError):
             return False
