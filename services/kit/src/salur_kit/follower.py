@@ -63,6 +63,9 @@ class LogFollower:
         """Hand every batch after the saved position to `handle` until `stopping`;
         `when_idle` runs each time the log is caught up, before sleeping, and at the end.
 
+        `handle` must record its position with its effect, in one transaction on the
+        connection it is given (see the note on `synchronous_commit` below).
+
         Holds an advisory lock named after the follower for its whole run, so that of
         several replicas of a service exactly one follows (and publishes) at a time;
         another takes over within a second of the holder's connection dying.
@@ -71,6 +74,11 @@ class LogFollower:
             if not await self._acquire_lock(c, stopping):
                 return
             await c.execute(f'LISTEN "{self.channel}"')
+            # A follower's handler records its position in the same transaction as its
+            # effect, so a commit lost in a Postgres crash only rewinds the follower to
+            # repeat work it tolerates repeating (the relay publishes at least once);
+            # waiting for the WAL flush of every batch would buy nothing but latency.
+            await c.execute("SET synchronous_commit = off")
             position = await load_position()
             try:
                 while not stopping.is_set():
