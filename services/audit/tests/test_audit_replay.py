@@ -33,11 +33,25 @@ def test_totals_per_bkm_partner_opportunity_and_agreement_equal_independent_sums
         "RealisationReported": ("spent", "amount_spent"),
         "PartnershipTerminated": ("returned", "returned_amount"),
     }
+    kept: dict[str, Decimal] = defaultdict(Decimal)  # per agreement: disbursed - returned
     for document in documents:
         name = document["type"].split(".")[2]
+        data = document["data"]
         if name in fields:
             column, field = fields[name]
-            expected[document["data"]["bkm_id"]][column] += Decimal(document["data"][field])
+            expected[data["bkm_id"]][column] += Decimal(data[field])
+        if name == "TrancheDisbursed":
+            kept[data["agreement_id"]] += Decimal(data["amount"])
+        if name == "PartnershipTerminated":
+            # A terminated agreement stays committed only for what the BKM kept.
+            signed = next(
+                Decimal(d["data"]["amount"])
+                for d in documents
+                if d["type"].split(".")[2] == "AgreementSigned"
+                and d["data"]["agreement_id"] == data["agreement_id"]
+            )
+            kept[data["agreement_id"]] -= Decimal(data["returned_amount"])
+            expected[data["bkm_id"]]["committed"] += kept[data["agreement_id"]] - signed
     assert set(report["bkms"]) == set(expected)
     for bkm, totals in report["bkms"].items():
         for column in ("committed", "disbursed", "spent", "returned"):

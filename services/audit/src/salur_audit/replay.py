@@ -297,8 +297,11 @@ class Replay:
                 f"returned {totals.returned} > disbursed - spent {unspent}",
                 seq,
             )
+        # As partnerships, planning and opportunities count it: a terminated agreement
+        # stays committed only for what the BKM kept (disbursed less returned).
         used = totals.disbursed - totals.returned
         self._commit(agreement.opportunity_id, used - totals.committed)
+        totals.committed = used
         self._check_envelope(agreement.opportunity_id, seq)
 
     def _envelope(self, data: Document, seq: int | None) -> None:
