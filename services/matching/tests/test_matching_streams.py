@@ -24,6 +24,7 @@ from salur_contracts import matching
 from salur_contracts.cloudevents import decode, encode, new_envelope
 from salur_kit.devtokens import DevIssuer
 from salur_kit.testing.callers import Callers
+from salur_kit.testing.kafka import end_offsets, start_group_at_end
 from salur_kit.testing.services import asgi_client, running_api
 from salur_matching.application import MatchingApplication
 from salur_matching.bootstrap import CONSUMER, INPUT_TOPICS, SPEC
@@ -33,39 +34,6 @@ pytestmark = pytest.mark.integration
 
 REGION = "32.73.01.1001"
 MATCHING_TOPIC = matching.MatchProposed.topic()
-
-
-async def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
-    # A producer's partitions_for waits for the topic's metadata; every partition counts.
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
-    await producer.start()
-    await consumer.start()
-    try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(await producer.partitions_for(topic))
-        ]
-        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
-        assert len(ends) == len(partitions) > 0
-        return ends
-    finally:
-        await consumer.stop()
-        await producer.stop()
-
-
-async def start_group_at_end(bootstrap: str, group: str, topics: list[str]) -> None:
-    ends = await end_offsets(bootstrap, topics)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        consumer.assign(list(ends))
-        await consumer.commit(dict(ends))
-    finally:
-        await consumer.stop()
 
 
 @pytest.fixture

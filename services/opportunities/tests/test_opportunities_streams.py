@@ -31,6 +31,7 @@ from salur_kit.consumer import dead_letter_topic
 from salur_kit.devtokens import DevIssuer, ensure_issuer
 from salur_kit.runtime import build_api
 from salur_kit.settings import ServiceSettings
+from salur_kit.testing.kafka import end_offsets, start_group_at_end
 from salur_opportunities.application import OpportunitiesApplication
 from salur_opportunities.bootstrap import CONSUMER, SPEC
 from salur_opportunities.domain import KnownPartner
@@ -52,38 +53,6 @@ TERMS: dict[str, Any] = {
     "open_date": "2027-01-01",
     "close_date": "2027-06-30",
 }
-
-
-async def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await producer.start()
-    await consumer.start()
-    try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(await producer.partitions_for(topic))
-        ]
-        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
-        return ends
-    finally:
-        await consumer.stop()
-        await producer.stop()
-
-
-async def start_group_at_end(bootstrap: str, group: str, topics: list[str]) -> None:
-    """Commit the group's offsets at the topics' current end."""
-    ends = await end_offsets(bootstrap, topics)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        consumer.assign(list(ends))
-        await consumer.commit(dict(ends))
-    finally:
-        await consumer.stop()
 
 
 @pytest.fixture

@@ -37,6 +37,7 @@ from salur_kit.devtokens import DevIssuer, ensure_issuer
 from salur_kit.errors import NotFoundError
 from salur_kit.runtime import ServiceSpec
 from salur_kit.testing.databases import scratch_database
+from salur_kit.testing.kafka import end_offsets, start_group_at_end
 from salur_kit.testing.services import asgi_client, running_api
 from salur_partnerships.application import PartnershipsApplication
 from salur_partnerships.bootstrap import SPEC
@@ -50,37 +51,6 @@ pytestmark = pytest.mark.integration
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "contracts" / "schemas"
 TOPIC = partnerships.AgreementSigned.topic()
-
-
-async def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await producer.start()
-    await consumer.start()
-    try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(await producer.partitions_for(topic))
-        ]
-        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
-        return ends
-    finally:
-        await consumer.stop()
-        await producer.stop()
-
-
-async def start_group_at_end(bootstrap: str, group: str, topics: list[str]) -> None:
-    ends = await end_offsets(bootstrap, topics)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        consumer.assign(list(ends))
-        await consumer.commit(dict(ends))
-    finally:
-        await consumer.stop()
 
 
 @contextlib.asynccontextmanager

@@ -31,6 +31,7 @@ from salur_kit.auth import Role
 from salur_kit.devtokens import DevIssuer, ensure_issuer
 from salur_kit.runtime import build_api
 from salur_kit.settings import ServiceSettings
+from salur_kit.testing.kafka import end_offsets, start_group_at_end
 from salur_planning.application import PlanningApplication
 from salur_planning.bootstrap import CONSUMER, SPEC
 from salur_planning.domain import KnownBkm
@@ -55,38 +56,6 @@ ACTIVITY: dict[str, Any] = {
     "planned_year": 2027,
     "priority": 1,
 }
-
-
-async def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await producer.start()
-    await consumer.start()
-    try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            for p in sorted(await producer.partitions_for(topic))
-        ]
-        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
-        return ends
-    finally:
-        await consumer.stop()
-        await producer.stop()
-
-
-async def start_group_at_end(bootstrap: str, group: str, topics: list[str]) -> None:
-    """Commit the group's offsets at the topics' current end."""
-    ends = await end_offsets(bootstrap, topics)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        consumer.assign(list(ends))
-        await consumer.commit(dict(ends))
-    finally:
-        await consumer.stop()
 
 
 @pytest.fixture
