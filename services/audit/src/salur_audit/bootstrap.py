@@ -42,7 +42,7 @@ def build_api(settings: AuditSettings) -> FastAPI:
         bootstrap_servers=settings.kafka_bootstrap_servers,
         source_topics=settings.source_topics,
         checkpoint_topic=settings.checkpoint_topic,
-        group=CONSUMER_GROUP,
+        group=settings.consumer_group_prefix + CONSUMER_GROUP,
         dead_letters=dead_letter_topic(CONSUMER_GROUP),
         seal_interval_seconds=settings.seal_interval_seconds,
         checkpoint_interval_seconds=settings.checkpoint_interval_seconds,
