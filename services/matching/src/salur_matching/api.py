@@ -7,11 +7,12 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from salur_contracts.matching import match_id
 from salur_contracts.values import Money
 from salur_kit.auth import Principal, current_principal
+from salur_kit.http import application_of
 
 from salur_matching.application import MatchingApplication
 from salur_matching.engine import Ranked
@@ -24,12 +25,7 @@ Caller = Annotated[Principal, Depends(current_principal)]
 Limit = Annotated[int, Query(ge=1, le=500, description="at most this many, best first")]
 
 
-async def _app(request: Request) -> MatchingApplication:
-    app: MatchingApplication = request.app.state.application
-    return app
-
-
-App = Annotated[MatchingApplication, Depends(_app)]
+App = Annotated[MatchingApplication, Depends(application_of(MatchingApplication))]
 
 
 class ReasonOut(BaseModel):

@@ -19,7 +19,7 @@ from salur_contracts.values import (
     RegionPrefix,
 )
 from salur_kit.auth import Principal, current_principal, optional_principal
-from salur_kit.http import CommandModel, expected_version, set_etag
+from salur_kit.http import CommandModel, application_of, expected_version, set_etag
 
 from salur_opportunities import readmodel
 from salur_opportunities.application import OpportunitiesApplication
@@ -32,12 +32,7 @@ Expected = Annotated[int | None, Depends(expected_version)]
 Text = Annotated[str, Field(max_length=4000)]
 
 
-async def _app(request: Request) -> OpportunitiesApplication:
-    app: OpportunitiesApplication = request.app.state.application
-    return app
-
-
-App = Annotated[OpportunitiesApplication, Depends(_app)]
+App = Annotated[OpportunitiesApplication, Depends(application_of(OpportunitiesApplication))]
 
 # -- models ----------------------------------------------------------------------------------
 

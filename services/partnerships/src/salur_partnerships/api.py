@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import BaseModel, Field, model_validator
 from salur_contracts.values import Money, PositiveMoney
 from salur_kit.auth import Principal, current_principal
-from salur_kit.http import CommandModel, expected_version, set_etag
+from salur_kit.http import CommandModel, application_of, expected_version, set_etag
 
 from salur_partnerships import readmodel
 from salur_partnerships.application import PartnershipsApplication
@@ -29,12 +29,7 @@ TrancheInPath = Annotated[int, Path(ge=1, le=24)]
 ReportInPath = Annotated[int, Path(ge=1, le=10_000)]
 
 
-async def _app(request: Request) -> PartnershipsApplication:
-    app: PartnershipsApplication = request.app.state.application
-    return app
-
-
-App = Annotated[PartnershipsApplication, Depends(_app)]
+App = Annotated[PartnershipsApplication, Depends(application_of(PartnershipsApplication))]
 
 # -- request models ----------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from salur_contracts.values import (
     RegionPrefix,
 )
 from salur_kit.auth import Principal, current_principal
-from salur_kit.http import CommandModel, expected_version, set_etag
+from salur_kit.http import CommandModel, application_of, expected_version, set_etag
 
 from salur_planning import readmodel
 from salur_planning.application import PlanningApplication
@@ -36,12 +36,7 @@ Neighbourhood = Annotated[str, Field(pattern=r"^\d{1,3}$", examples=["005"])]
 SeekingStatus = Literal["seeking_funding", "matched", "partially_funded"]
 
 
-async def _app(request: Request) -> PlanningApplication:
-    app: PlanningApplication = request.app.state.application
-    return app
-
-
-App = Annotated[PlanningApplication, Depends(_app)]
+App = Annotated[PlanningApplication, Depends(application_of(PlanningApplication))]
 
 # -- models ----------------------------------------------------------------------------------
 

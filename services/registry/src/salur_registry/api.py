@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from salur_contracts.values import PartnerKind, RegionCode, RegionPrefix, UnitKind
 from salur_kit.auth import Principal, current_principal
-from salur_kit.http import CommandModel, expected_version, set_etag
+from salur_kit.http import CommandModel, application_of, expected_version, set_etag
 
 from salur_registry import readmodel
 from salur_registry.application import RegistryApplication
@@ -23,12 +23,7 @@ Text = Annotated[str, Field(min_length=1, max_length=200)]
 Reason = Annotated[str, Field(min_length=3, max_length=1000)]
 
 
-async def _app(request: Request) -> RegistryApplication:
-    app: RegistryApplication = request.app.state.application
-    return app
-
-
-App = Annotated[RegistryApplication, Depends(_app)]
+App = Annotated[RegistryApplication, Depends(application_of(RegistryApplication))]
 
 # -- models ----------------------------------------------------------------------------
 

@@ -2,7 +2,7 @@
 optimistic-concurrency helpers, health probes and access logs."""
 
 from salur_kit.http.app import create_api
-from salur_kit.http.commands import CommandModel, expected_version, set_etag
+from salur_kit.http.commands import CommandModel, application_of, expected_version, set_etag
 from salur_kit.http.health import ReadinessCheck
 from salur_kit.http.idempotency import (
     IdempotencyScope,
@@ -25,6 +25,7 @@ __all__ = [
     "PriorRequest",
     "ReadinessCheck",
     "StoredResponse",
+    "application_of",
     "create_api",
     "expected_version",
     "problem",

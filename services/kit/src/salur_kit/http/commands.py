@@ -1,18 +1,21 @@
-"""What routes use: the command body base, the expected version, and the ETag helper."""
+"""What routes use: the command body base, the expected version, the ETag helper and the
+application dependency."""
 
 from __future__ import annotations
 
 import re
 import types
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
-from fastapi import Header, Response
+from fastapi import Header, Request, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict
 from pydantic_core import PydanticCustomError
 
 from salur_kit.errors import SalurError
 
+A = TypeVar("A")
 _SCALARS = (int, float, bool, str)
 _IF_MATCH = re.compile(r'^(?:"(\d+)"|(\d+))$')
 
@@ -101,3 +104,18 @@ async def expected_version(
 
 def set_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = f'"{version}"'
+
+
+def application_of(cls: type[A]) -> Callable[[Request], Awaitable[A]]:
+    """The dependency giving a route the service's application (`api.state.application`).
+
+    Async, so FastAPI calls it on the event loop rather than hopping to the thread pool.
+    """
+
+    async def application(request: Request) -> A:
+        app = request.app.state.application
+        if not isinstance(app, cls):
+            raise RuntimeError(f"the app's application is not a {cls.__name__}")
+        return app
+
+    return application
