@@ -76,7 +76,7 @@ async def running(
         yield sequencer
     finally:
         stopping.set()
-        await task
+        await asyncio.wait_for(task, 30)
         await sequencer.writer.close()
 
 

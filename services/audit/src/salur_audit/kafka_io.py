@@ -38,9 +38,18 @@ def frontier_key(topic: str, partition: int) -> str:
 
 
 async def read_to_end(
-    bootstrap_servers: str, topics: Sequence[str], *, progress: Progress | None = None
+    bootstrap_servers: str,
+    topics: Sequence[str],
+    *,
+    progress: Progress | None = None,
+    stall_seconds: float = 60.0,
 ) -> AsyncIterator[ConsumerRecord]:
-    """Every record now on `topics`, each partition in order (partitions interleaved)."""
+    """Every record now on `topics`, each partition in order (partitions interleaved).
+
+    A partition is done when the consumer's position reaches the end seen at the start (not
+    when a record at end-1 arrives: the last offset may hold no record a client is given).
+    A read that makes no progress for `stall_seconds` fails, naming the partitions left.
+    """
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None
     )
@@ -54,6 +63,8 @@ async def read_to_end(
         remaining = {tp for tp in assigned if ends[tp] > starts[tp]}
         await consumer.seek_to_beginning(*assigned)
         done = 0
+        clock = asyncio.get_running_loop().time
+        moved = clock()
         while remaining:
             batch = await consumer.getmany(*remaining, timeout_ms=500, max_records=5000)
             for tp, records in batch.items():
@@ -61,8 +72,15 @@ async def read_to_end(
                     if record.offset < ends[tp]:
                         done += 1
                         yield record
-                if records and records[-1].offset + 1 >= ends[tp]:
-                    remaining.discard(tp)
+            left = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
+            if batch or left != remaining:
+                moved = clock()
+            elif clock() - moved > stall_seconds:
+                raise TimeoutError(
+                    f"reading {', '.join(sorted(f'{tp.topic}:{tp.partition}' for tp in left))}"
+                    f" made no progress for {stall_seconds:.0f}s"
+                )
+            remaining = left
             if progress is not None:
                 progress(done, total)
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import itertools
 import uuid
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from salur_contracts.base import IntegrationEvent, example_event
 from salur_contracts.cloudevents import Envelope, encode, new_envelope
@@ -154,6 +155,33 @@ async def create_topics(bootstrap: str, names: Sequence[str], partitions: int = 
         )
     finally:
         await admin.close()
+    await _until_led(bootstrap, names)
+
+
+async def _until_led(bootstrap: str, names: Sequence[str], seconds: float = 30.0) -> None:
+    """Wait until every partition of the new topics has a leader (creation is asynchronous)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + seconds
+        while True:
+            cluster = await consumer._client.fetch_all_metadata()
+            leaderless = [
+                name
+                for name in names
+                if not cluster.partitions_for_topic(name)
+                or any(
+                    cluster.leader_for_partition(TopicPartition(name, p)) in (None, -1)
+                    for p in cluster.partitions_for_topic(name)
+                )
+            ]
+            if not leaderless:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"topics without leaders after {seconds:.0f}s: {leaderless}")
+            await asyncio.sleep(0.1)
+    finally:
+        await consumer.stop()
 
 
 async def delete_topics(bootstrap: str, names: Sequence[str]) -> None:
