@@ -64,3 +64,17 @@ class StaleVersionError(ConflictError):
         )
         self.expected = expected
         self.actual = actual
+
+
+class ConcurrentWriteError(ConflictError):
+    """Another writer saved the same aggregate between this command's load and its save.
+
+    The command changed nothing. Sent without If-Match, it is retried from a fresh load (see
+    `salur_kit.http.CommandRoute`); with If-Match, the caller decides.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the resource was changed concurrently; read it again and retry",
+            rule="optimistic-concurrency",
+        )

@@ -30,7 +30,7 @@ from eventsourcing.persistence import (
 )
 
 from salur_kit import telemetry
-from salur_kit.errors import ConflictError, NotFoundError, StaleVersionError
+from salur_kit.errors import ConcurrentWriteError, NotFoundError, StaleVersionError
 
 TRACEPARENT_KEY = "__traceparent__"
 A = TypeVar("A", bound=Aggregate)
@@ -197,7 +197,4 @@ class ServiceApplication(Application[UUID]):
             with telemetry.tracer.start_as_current_span(f"store {', '.join(names)} events"):
                 self.save(*aggregates)
         except IntegrityError:
-            raise ConflictError(
-                "the resource was changed concurrently; read it again and retry",
-                rule="optimistic-concurrency",
-            ) from None
+            raise ConcurrentWriteError from None

@@ -19,13 +19,19 @@ from salur_contracts.values import (
     RegionPrefix,
 )
 from salur_kit.auth import Principal, current_principal, optional_principal
-from salur_kit.http import CommandModel, application_of, expected_version, set_etag
+from salur_kit.http import (
+    CommandModel,
+    CommandRoute,
+    application_of,
+    expected_version,
+    set_etag,
+)
 
 from salur_opportunities import readmodel
 from salur_opportunities.application import OpportunitiesApplication
 from salur_opportunities.domain import Opportunity, Terms
 
-router = APIRouter()
+router = APIRouter(route_class=CommandRoute)
 Caller = Annotated[Principal, Depends(current_principal)]
 Reader = Annotated[Principal | None, Depends(optional_principal)]
 Expected = Annotated[int | None, Depends(expected_version)]

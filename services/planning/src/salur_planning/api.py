@@ -20,13 +20,19 @@ from salur_contracts.values import (
     RegionPrefix,
 )
 from salur_kit.auth import Principal, current_principal
-from salur_kit.http import CommandModel, application_of, expected_version, set_etag
+from salur_kit.http import (
+    CommandModel,
+    CommandRoute,
+    application_of,
+    expected_version,
+    set_etag,
+)
 
 from salur_planning import readmodel
 from salur_planning.application import PlanningApplication
 from salur_planning.domain import Activity, Channelling, Plan
 
-router = APIRouter()
+router = APIRouter(route_class=CommandRoute)
 Caller = Annotated[Principal, Depends(current_principal)]
 Expected = Annotated[int | None, Depends(expected_version)]
 Year = Annotated[int, Field(ge=2000, le=2100, examples=[2026])]

@@ -2,7 +2,13 @@
 optimistic-concurrency helpers, health probes and access logs."""
 
 from salur_kit.http.app import create_api
-from salur_kit.http.commands import CommandModel, application_of, expected_version, set_etag
+from salur_kit.http.commands import (
+    CommandModel,
+    CommandRoute,
+    application_of,
+    expected_version,
+    set_etag,
+)
 from salur_kit.http.health import ReadinessCheck
 from salur_kit.http.idempotency import (
     IdempotencyScope,
@@ -17,6 +23,7 @@ from salur_kit.http.problems import PROBLEM_JSON, FieldError, problem
 __all__ = [
     "PROBLEM_JSON",
     "CommandModel",
+    "CommandRoute",
     "FieldError",
     "IdempotencyScope",
     "IdempotencyStore",

@@ -1,21 +1,24 @@
-"""What routes use: the command body base, the expected version, the ETag helper and the
-application dependency."""
+"""What routes use: the command body base, the expected version, the ETag helper, the
+application dependency and the route class that retries a command lost to a concurrent write."""
 
 from __future__ import annotations
 
 import re
 import types
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 from fastapi import Header, Request, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict
 from pydantic_core import PydanticCustomError
 
-from salur_kit.errors import SalurError
+from salur_kit.errors import ConcurrentWriteError, SalurError
 
 A = TypeVar("A")
+# A lost race repeats only while another writer keeps winning; a few tries are plenty.
+RACE_ATTEMPTS = 5
 _SCALARS = (int, float, bool, str)
 _IF_MATCH = re.compile(r'^(?:"(\d+)"|(\d+))$')
 
@@ -119,3 +122,27 @@ def application_of(cls: type[A]) -> Callable[[Request], Awaitable[A]]:
         return app
 
     return application
+
+
+class CommandRoute(APIRoute):
+    """Routes of a service's commands: a command sent without If-Match that lost a race to
+    another writer of the same aggregate (often the service's own consumer applying an
+    event) is run again from a fresh load, up to RACE_ATTEMPTS times, instead of answering
+    409 to a caller who never named a version. With If-Match the 409 stands: the caller
+    based the change on a version and must see that it moved. Safe because a lost race
+    saves nothing, and the whole request (dependencies, authorisation, rules) runs again.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def retrying(request: Request) -> Response:
+            retries = 0 if "if-match" in request.headers else RACE_ATTEMPTS - 1
+            for _ in range(retries):
+                try:
+                    return await handler(request)
+                except ConcurrentWriteError:
+                    continue
+            return await handler(request)
+
+        return retrying
