@@ -22,6 +22,7 @@ from benchmarks import (
     opportunities,
     partnerships,
     planning,
+    platform,
     relay,
     vegeta,
 )
@@ -78,6 +79,8 @@ class Bench:
             await self.step("matching bench", lambda: matching.run(self))
         if s.runs("opportunities"):
             await self.step("opportunities region+aspect bench", lambda: opportunities.run(self))
+        if s.runs("platform"):
+            await self.step("whole platform bench", lambda: platform.run(self))
         return self.report
 
     async def baselines_and_relay(self, database_url: str) -> None:

@@ -17,6 +17,9 @@ class Targets:
     relay_events_per_second: float = 5000.0
     p99_ms_at_open_loop_rate: float = 50.0
     planning_seeking_p95_ms: float = 50.0
+    platform_p50_ms: float = 100.0
+    platform_p99_ms: float = 500.0
+    platform_idle_rss_mb: float = 150.0
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,12 @@ class BenchSettings:
     planning_activities: int = 100_000
     planning_queries: int = 2000
     planning_rate: float = 40.0
+    # The whole platform (SALUR_BENCH_PLATFORM_SECONDS=10 for a short run while developing).
+    platform_rate: float = 50.0
+    platform_latency_seconds: float = 60.0
+    platform_closed_seconds: float = 30.0
+    platform_clients_per_service: int = 3
+    platform_idle_seconds: float = 10.0
     # Steps to run (SALUR_BENCH_ONLY=planning,registry); empty runs every step.
     only: frozenset[str] = frozenset()
 
@@ -64,12 +73,15 @@ def from_environment(now: dt.datetime | None = None) -> BenchSettings:
     """`DATABASE_URL` (an admin URL) and `KAFKA_BOOTSTRAP_SERVERS` override the defaults;
     `SALUR_BENCH_ONLY` (comma-separated step names) runs only those steps."""
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%d_%H%M%S")
+    platform_seconds = float(os.environ.get("SALUR_BENCH_PLATFORM_SECONDS") or 60.0)
     return BenchSettings(
         run_id=stamp,
         admin_url=os.environ.get("DATABASE_URL") or DEFAULT_ADMIN_URL,
         bootstrap=os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or DEFAULT_BOOTSTRAP,
         output_dir=Path(".data/bench"),
         only=frozenset(filter(None, os.environ.get("SALUR_BENCH_ONLY", "").split(","))),
+        platform_latency_seconds=platform_seconds,
+        platform_closed_seconds=platform_seconds / 2,
     )
 
 

@@ -8,15 +8,8 @@ write; every assertion counts only what this story created (its BKMs' ids).
 from __future__ import annotations
 
 import asyncio
-import importlib
 import io
-import os
-import signal
-import socket
-import subprocess
 import sys
-import time
-import uuid
 from collections import defaultdict
 from collections.abc import Coroutine, Iterator
 from contextlib import ExitStack
@@ -25,7 +18,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from salur_contracts.cloudevents import decode
@@ -37,13 +29,11 @@ from salur_kit.demo.summary import EXPECTED
 from salur_kit.demo.waiting import Waiter
 from salur_kit.devtokens import DevIssuer, ensure_issuer
 from salur_kit.lag import topic_partitions
-from salur_kit.runtime import ServiceSpec
-from salur_kit.testing.databases import scratch_database
+from salur_kit.testing.platform import log_tails, running_platform
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 T = TypeVar("T")
 
-SERVICES = ("registry", "planning", "opportunities", "matching", "partnerships", "audit")
 PARTNERSHIPS_TOPIC = "salur.partnerships.events.v1"
 READY_SECONDS = 120
 # The fresh audit ledger first seals the shared topics' whole history (other tests' too).
@@ -90,58 +80,9 @@ class Platform:
     logs: Path
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _start(name: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", f"salur_{name}"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=25)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _show_logs(logs: Path) -> None:
-    """The tail of every service's log, shown by pytest when the test fails."""
-    for log in sorted(logs.glob("*.log")):
-        lines = log.read_text(errors="replace").splitlines()[-40:]
-        print(f"----- {log.name} (last {len(lines)} lines)", *lines, sep="\n")
-
-
 def _bounded(work: Coroutine[Any, Any, T]) -> T:
     """Run one of the test's own Kafka reads to completion, or fail within KAFKA_SECONDS."""
     return asyncio.run(asyncio.wait_for(work, KAFKA_SECONDS))
-
-
-def _wait_ready(
-    processes: dict[str, subprocess.Popen[bytes]], urls: dict[str, str], logs: Path
-) -> None:
-    waiting = set(processes)
-    deadline = time.monotonic() + READY_SECONDS
-    while waiting and time.monotonic() < deadline:
-        for name in sorted(waiting):
-            if processes[name].poll() is not None:
-                pytest.fail(f"{name} exited:\n{(logs / f'{name}.log').read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{urls[name]}/readyz", timeout=5).status_code == 200:
-                    waiting.discard(name)
-            except httpx.HTTPError:
-                pass
-        time.sleep(0.2)
-    if waiting:
-        pytest.fail(f"never ready: {sorted(waiting)}")
 
 
 @pytest.fixture
@@ -150,64 +91,35 @@ def platform(
 ) -> Iterator[Platform]:
     issuer = ensure_issuer(tmp_path / "issuer")
     logs, traces = tmp_path / "logs", tmp_path / "traces"
-    logs.mkdir()
     audit_key = tmp_path / "audit" / "signing-key.pem"
     audit_key.parent.mkdir()
-    prefix = f"e2e-{uuid.uuid4().hex[:8]}-"
-    urls: dict[str, str] = {}
-    processes: dict[str, subprocess.Popen[bytes]] = {}
-    audit_database_url = ""
-    _bounded(_start_groups_at_the_end(kafka_bootstrap_servers, prefix))
     with ExitStack() as stack:
-        stack.callback(_show_logs, logs)
-        for name in SERVICES:
-            # Entered before its process, so the process stops before its database goes.
-            database_url = stack.enter_context(scratch_database(postgres_admin_url, "e2e"))
-            port = free_port()
-            env = os.environ | {
-                "SALUR_SERVICE": name,
-                "SALUR_ENV": "development",
-                "HTTP_PORT": str(port),
-                "DATABASE_URL": database_url,
-                "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers,
-                "SALUR_JWKS_PATH": str(issuer.jwks_path),
-                "SALUR_CONSUMER_GROUP_PREFIX": prefix,
-                "SALUR_TRACES_DIR": str(traces),
-            }
-            if name == "audit":
-                audit_database_url = database_url
-                env |= {
-                    "SALUR_AUDIT_SIGNING_KEY": str(audit_key),
-                    "SALUR_AUDIT_CHECKPOINT_TOPIC": unique_topic,
-                    "SALUR_AUDIT_CHECKPOINT_SECONDS": "5",
-                }
-            processes[name] = _start(name, env, logs / f"{name}.log")
-            stack.callback(_stop, processes[name])
-            urls[name] = f"http://127.0.0.1:{port}"
-        _wait_ready(processes, urls, logs)
-        yield Platform(urls, issuer, audit_database_url, audit_key, unique_topic, traces, logs)
-
-
-async def _start_groups_at_the_end(bootstrap: str, prefix: str) -> None:
-    """Fresh groups would first read the shared topics' whole history (other tests',
-    benchmarks', a running platform's). As an operator would with `kafka-consumer-groups
-    --reset-offsets --to-latest`, start each group at the end: the story comes later."""
-    for name in SERVICES:
-        module = importlib.import_module(f"salur_{name}.bootstrap")
-        spec: ServiceSpec | None = getattr(module, "SPEC", None)
-        for consumer_spec in spec.consumers if spec is not None else ():
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=bootstrap,
-                group_id=prefix + consumer_spec.group,
-                enable_auto_commit=False,
+        # Shown by pytest when the test fails: the tail of every service's log.
+        stack.callback(lambda: print(log_tails(logs)))
+        running = stack.enter_context(
+            running_platform(
+                postgres_admin_url=postgres_admin_url,
+                kafka_bootstrap_servers=kafka_bootstrap_servers,
+                jwks_path=issuer.jwks_path,
+                logs=logs,
+                audit_signing_key=audit_key,
+                audit_checkpoint_topic=unique_topic,
+                traces=traces,
+                database_prefix="e2e",
+                group_prefix="e2e",
+                extra_env={"audit": {"SALUR_AUDIT_CHECKPOINT_SECONDS": "5"}},
+                ready_seconds=READY_SECONDS,
             )
-            await consumer.start()
-            try:
-                partitions = await topic_partitions(consumer, consumer_spec.topics)
-                consumer.assign(partitions)
-                await consumer.commit(await consumer.end_offsets(partitions))
-            finally:
-                await consumer.stop()
+        )
+        yield Platform(
+            running.urls,
+            issuer,
+            running.database_urls["audit"],
+            audit_key,
+            unique_topic,
+            traces,
+            logs,
+        )
 
 
 async def _end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:

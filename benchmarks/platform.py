@@ -1,0 +1,524 @@
+"""The whole platform (issue 8): six services as real processes, measured from one run.
+
+1. Every service starts as `python -m salur_<name>` on a fresh database and a free port,
+   its consumer groups at the shared topics' end (salur_kit.testing.platform, as the e2e
+   test does). Audit first seals the shared topics' history into its fresh ledger; the
+   bench waits until its ledger stops growing.
+2. Idle resident memory: after a settle period with nothing sent, VmRSS of each process.
+3. End-to-end latency at a fixed arrival rate (open loop): registry registers a BKM; the
+   effect is the BKM showing in planning's and partnerships' own knowledge of BKMs (the
+   `KnownBkm` aggregate each consumer commits with its tracking record). Commit time is
+   when the HTTP answer arrives; visible is the first poll (one SQL query per downstream
+   database every few ms for all pending ids) that finds it.
+4. Sustained commands/s: a closed loop of concurrent senders to registry, planning and
+   opportunities at once; per service and in total, against the raw baselines of this run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import math
+import tempfile
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import httpx
+import psycopg
+from psycopg import sql
+from salur_kit.devtokens import DevIssuer, ensure_issuer
+from salur_kit.testing.platform import SERVICES, RunningPlatform, running_platform
+
+from benchmarks import baselines
+from benchmarks.load import new_client
+from benchmarks.memory import megabytes, resident_kib
+from benchmarks.platform_commands import BkmRegistrations, Cast, Commands, mix, set_up
+from benchmarks.report import Figure
+from benchmarks.resources import fresh_database, fresh_topic
+from benchmarks.visibility import EffectLedger, LatencySummary, arrival_schedule
+
+if TYPE_CHECKING:
+    from benchmarks.runner import Bench
+
+# Where a registered BKM's effect shows: planning's and partnerships' KnownBkm (same id).
+DOWNSTREAMS = ("planning", "partnerships")
+POLL_SECONDS = 0.005
+ANSWER_GRACE_SECONDS = 10.0
+EFFECT_GRACE_SECONDS = 30.0
+AUDIT_QUIET_SECONDS = 3.0
+AUDIT_CATCH_UP_SECONDS = 600.0
+PROGRESS_SECONDS = 10.0
+QUIET_SECONDS = 2.0
+QUIET_LIMIT_SECONDS = 120.0
+BASELINE_PG_ROWS = 1000
+BASELINE_KAFKA_RECORDS = 5000
+PG = "raw Postgres inserts/s"
+KAFKA = "raw Kafka records/s"
+
+
+@dataclass
+class ServiceRate:
+    """What one service answered in the closed loop."""
+
+    succeeded: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True)
+class ClosedLoop:
+    by_service: dict[str, ServiceRate]
+    elapsed: float
+    senders: int
+
+    @property
+    def succeeded(self) -> int:
+        return sum(rate.succeeded for rate in self.by_service.values())
+
+
+async def run(bench: Bench) -> None:
+    s = bench.settings
+    pg, kafka = await _baselines(bench)
+    logs = s.output_dir / f"platform-{s.run_id}"
+    bench.report.details["platform_logs"] = str(logs)
+    with tempfile.TemporaryDirectory(prefix="salur-bench-platform-") as directory:
+        issuer = ensure_issuer(Path(directory) / "issuer")
+        topic = f"{s.topic_prefix}.audit-checkpoints"
+        async with fresh_topic(s.bootstrap, topic, 3) as checkpoints:
+            bench.progress(f"starting {', '.join(SERVICES)} (logs in {logs}) ...")
+            stack = contextlib.ExitStack()
+            try:
+                started = time.perf_counter()
+                platform = await asyncio.to_thread(
+                    stack.enter_context,
+                    running_platform(
+                        postgres_admin_url=s.admin_url,
+                        kafka_bootstrap_servers=s.bootstrap,
+                        jwks_path=issuer.jwks_path,
+                        logs=logs,
+                        audit_signing_key=Path(directory) / "audit" / "signing-key.pem",
+                        audit_checkpoint_topic=checkpoints,
+                        database_prefix=f"bench_{s.run_id}_platform",
+                        group_prefix=f"bench-{s.run_id}",
+                    ),
+                )
+                bench.progress(
+                    f"all six ready in {time.perf_counter() - started:.1f}s: "
+                    + ", ".join(f"{n} pid {p}" for n, p in platform.pids.items())
+                )
+                await _measure(bench, platform, issuer, pg, kafka)
+            finally:
+                bench.progress("stopping the platform and dropping its databases ...")
+                await asyncio.to_thread(stack.close)
+
+
+async def _baselines(bench: Bench) -> tuple[float | None, float | None]:
+    """The registry step's baselines when it ran in this process; otherwise small ones of
+    our own, so the ratios always come from the same run."""
+    s = bench.settings
+    pg = bench.report.details.get("postgres_inserts_per_second")
+    kafka = bench.report.details.get("kafka_records_per_second")
+    if pg is None:
+        with fresh_database(s.admin_url, f"bench_{s.run_id}_platform_raw") as url:
+            pg = await bench.step(
+                f"raw Postgres: {BASELINE_PG_ROWS:,} single-row autocommit inserts",
+                lambda: asyncio.to_thread(
+                    baselines.postgres_single_row_inserts, url, BASELINE_PG_ROWS
+                ),
+            )
+        if pg is not None:
+            bench.report.add(Figure("Postgres single-row inserts", pg, "rows/s", 1.0, "(baseline)"))
+    if kafka is None:
+        name = f"{s.topic_prefix}.platform-raw"
+        async with fresh_topic(s.bootstrap, name, s.topic_partitions) as topic:
+            kafka = await bench.step(
+                f"raw Kafka producer: {BASELINE_KAFKA_RECORDS:,} records to {topic}",
+                lambda: baselines.kafka_producer(s.bootstrap, topic, BASELINE_KAFKA_RECORDS),
+            )
+        if kafka is not None:
+            bench.report.add(Figure("Kafka raw producer", kafka, "records/s", 1.0, "(baseline)"))
+    return pg, kafka
+
+
+async def _measure(
+    bench: Bench,
+    platform: RunningPlatform,
+    issuer: DevIssuer,
+    pg: float | None,
+    kafka: float | None,
+) -> None:
+    s = bench.settings
+    figures: list[Figure] = []
+    audit_seconds = await _audit_caught_up(bench, platform.urls["audit"])
+    bench.progress(f"idle for {s.platform_idle_seconds:.0f}s, nothing sent ...")
+    await asyncio.sleep(s.platform_idle_seconds)
+    figures += _idle_memory(bench, platform)
+
+    day = dt.datetime.now(dt.UTC).date()
+    bench.progress(f"setting up: a partner, {s.platform_clients_per_service} BKMs with plans ...")
+    cast = await asyncio.to_thread(
+        set_up, platform.urls, issuer, s.platform_clients_per_service, s.run_id, day
+    )
+    ledgers, answers = await _latency_run(bench, platform, cast)
+    figures += _latency_figures(bench, ledgers, answers, pg)
+
+    await _until_quiet(bench, {name: platform.database_urls[name] for name in DOWNSTREAMS})
+    senders = mix(cast, s.platform_clients_per_service, s.run_id, day)
+    closed = await _closed_loop(bench, platform, senders, s.platform_closed_seconds)
+    figures += _throughput_figures(closed, pg, kafka)
+
+    exited = platform.exited()
+    if exited:
+        bench.report.errors.append(f"platform: services exited during the run: {exited}")
+    bench.report.details["platform"] = {
+        "audit_catch_up_seconds": audit_seconds,
+        "latency_answers": dict(answers),
+        "closed_loop": {
+            name: {"succeeded": rate.succeeded, "failures": dict(rate.failures)}
+            for name, rate in closed.by_service.items()
+        },
+    }
+    for figure in figures:
+        bench.report.add(figure)
+    markdown = markdown_table(figures)
+    bench.report.details["platform_markdown"] = markdown
+    path = s.output_dir / f"platform-{s.run_id}.md"
+    path.write_text(markdown + "\n")
+    bench.progress(f"whole-platform table for the README in {path}:\n{markdown}")
+
+
+# -- audit's history, then idle memory -------------------------------------------------------
+
+
+async def _audit_caught_up(bench: Bench, audit_url: str) -> float:
+    """Until audit's fresh ledger stops growing: it seals the shared topics from offset 0,
+    and a process still doing that is not idle."""
+    started = time.perf_counter()
+    last, quiet_since, shown = -1, time.perf_counter(), started
+    async with httpx.AsyncClient(base_url=audit_url, timeout=10.0) as client:
+        while True:
+            size = int((await client.get("/ledger")).json()["size"])
+            now = time.perf_counter()
+            if size != last:
+                last, quiet_since = size, now
+            elif now - quiet_since >= AUDIT_QUIET_SECONDS:
+                bench.progress(f"audit sealed the topics' history: {size:,} entries")
+                return now - started
+            if now - shown >= PROGRESS_SECONDS:
+                bench.progress(f"audit sealing the shared topics' history: {size:,} entries ...")
+                shown = now
+            if now - started > AUDIT_CATCH_UP_SECONDS:
+                raise RuntimeError(f"audit still sealing after {AUDIT_CATCH_UP_SECONDS:.0f}s")
+            await asyncio.sleep(0.5)
+
+
+def _idle_memory(bench: Bench, platform: RunningPlatform) -> list[Figure]:
+    target = bench.settings.targets.platform_idle_rss_mb
+    figures = []
+    for name, pid in platform.pids.items():
+        rss = megabytes(resident_kib(pid))
+        bench.progress(f"{name} pid {pid}: VmRSS {rss:.0f} MB")
+        figures.append(
+            Figure(
+                f"{name} idle resident memory",
+                rss,
+                "MB",
+                target=f"<= {target:.0f} MB",
+                passed=rss <= target,
+                note=f"VmRSS of pid {pid} after {bench.settings.platform_idle_seconds:.0f}s idle",
+            )
+        )
+    return figures
+
+
+# -- end-to-end latency ----------------------------------------------------------------------
+
+
+async def _latency_run(
+    bench: Bench, platform: RunningPlatform, cast: Cast
+) -> tuple[dict[str, EffectLedger], Counter[str]]:
+    s = bench.settings
+    rate, seconds = s.platform_rate, s.platform_latency_seconds
+    schedule = arrival_schedule(rate, seconds)
+    ledgers = {name: EffectLedger() for name in DOWNSTREAMS}
+    answers: Counter[str] = Counter()
+    commands = BkmRegistrations(cast.facilitator_token, f"{s.run_id} latency")
+    stop = asyncio.Event()
+    watchers = [
+        asyncio.create_task(_watch(platform.database_urls[name], name, ledgers[name], stop))
+        for name in DOWNSTREAMS
+    ]
+    bench.progress(
+        f"open loop: POST /bkms at {rate:g}/s for {seconds:g}s, effects polled every"
+        f" {POLL_SECONDS * 1000:g} ms in {' and '.join(DOWNSTREAMS)} ..."
+    )
+    try:
+        async with new_client(platform.urls["registry"], connections=64) as client:
+            tasks: list[asyncio.Task[None]] = []
+            started = shown = time.perf_counter()
+            for offset in schedule:
+                delay = started + offset - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                path, body, headers = commands.next()
+                for ledger in ledgers.values():
+                    ledger.send(body["bkm_id"])
+                send = _register(client, path, body, headers, list(ledgers.values()), answers)
+                tasks.append(asyncio.create_task(send))
+                if (now := time.perf_counter()) - shown >= PROGRESS_SECONDS:
+                    bench.progress(_latency_progress(len(tasks), answers, ledgers))
+                    shown = now
+            _, pending = await asyncio.wait(tasks, timeout=ANSWER_GRACE_SECONDS)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        deadline = time.perf_counter() + EFFECT_GRACE_SECONDS
+        while any(ledger.unseen() for ledger in ledgers.values()):
+            if time.perf_counter() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        bench.progress(_latency_progress(len(tasks), answers, ledgers))
+    finally:
+        stop.set()
+        await asyncio.gather(*watchers)
+    return ledgers, answers
+
+
+async def _register(
+    client: httpx.AsyncClient,
+    path: str,
+    body: dict[str, object],
+    headers: dict[str, str],
+    ledgers: Sequence[EffectLedger],
+    answers: Counter[str],
+) -> None:
+    bkm_id = str(body["bkm_id"])
+    try:
+        response = await client.post(path, json=body, headers=headers)
+    except (httpx.HTTPError, asyncio.CancelledError) as error:
+        reason = "unanswered" if isinstance(error, asyncio.CancelledError) else type(error).__name__
+        answers[reason] += 1
+        for ledger in ledgers:
+            ledger.fail(bkm_id, reason)
+        if isinstance(error, asyncio.CancelledError):
+            raise
+        return
+    at = time.perf_counter()
+    answers[f"HTTP {response.status_code}"] += 1
+    for ledger in ledgers:
+        if response.status_code == 201:
+            ledger.commit(bkm_id, at)
+        else:
+            ledger.fail(bkm_id, f"HTTP {response.status_code}")
+
+
+def _latency_progress(sent: int, answers: Counter[str], ledgers: dict[str, EffectLedger]) -> str:
+    shown = ", ".join(f"{len(ledger.seen)} visible in {name}" for name, ledger in ledgers.items())
+    return f"  {sent} sent, {answers.total()} answered ({answers['HTTP 201']} committed), {shown}"
+
+
+async def _watch(
+    database_url: str, service: str, ledger: EffectLedger, stop: asyncio.Event
+) -> None:
+    """Poll the downstream's event store for every pending id at once, until stopped."""
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        table = await _events_table(conn, service)
+        query = sql.SQL("SELECT DISTINCT originator_id FROM {} WHERE originator_id = ANY(%s)")
+        statement = query.format(sql.Identifier(table))
+        while not stop.is_set():
+            pending = ledger.unseen()
+            if pending:
+                cursor = await conn.execute(statement, [[uuid.UUID(i) for i in pending]])
+                rows = await cursor.fetchall()
+                ledger.see((str(row[0]) for row in rows), time.perf_counter())
+            await asyncio.sleep(POLL_SECONDS)
+
+
+async def _events_table(conn: psycopg.AsyncConnection[tuple[object, ...]], service: str) -> str:
+    """The eventsourcing recorder's table of the service's stored events."""
+    cursor = await conn.execute(
+        "SELECT table_name FROM information_schema.columns WHERE table_schema = 'public'"
+        " AND column_name = 'originator_id' AND table_name LIKE '%%events' ORDER BY table_name"
+    )
+    tables = [str(row[0]) for row in await cursor.fetchall()]
+    preferred = f"{service}_events"
+    if preferred in tables:
+        return preferred
+    if len(tables) != 1:
+        raise RuntimeError(f"{service}: no single event table among {tables}")
+    return tables[0]
+
+
+def _latency_figures(
+    bench: Bench, ledgers: dict[str, EffectLedger], answers: Counter[str], pg: float | None
+) -> list[Figure]:
+    s = bench.settings
+    t = s.targets
+    figures = []
+    for name, ledger in ledgers.items():
+        summary = LatencySummary.of(ledger)
+        label = f"commit -> visible in {name}"
+        commit_ms = 1000 / pg if pg else None
+        note = (
+            f"registry POST /bkms at {s.platform_rate:g}/s for {s.platform_latency_seconds:g}s "
+            f"(open loop), {summary.count} committed, {summary.never_seen} never visible "
+            f"(counted as infinitely slow), {ledger.seen_before_answer()} visible before the"
+            f" answer arrived (counted 0); polled every {POLL_SECONDS * 1000:g} ms"
+        )
+        for key, value, target in (
+            ("p50", summary.p50_ms, t.platform_p50_ms),
+            ("p95", summary.p95_ms, None),
+            ("p99", summary.p99_ms, t.platform_p99_ms),
+            ("max", summary.max_ms, None),
+        ):
+            figures.append(
+                Figure(
+                    f"{label} {key}",
+                    value,
+                    "ms",
+                    value / commit_ms if commit_ms else None,
+                    "raw Postgres commit time",
+                    "" if target is None else f"<= {target:.0f} ms",
+                    None if target is None else value <= target,
+                    note if key == "p50" else "",
+                )
+            )
+        figures.append(Figure(f"{label}: never visible", summary.never_seen, "effects"))
+    failed = answers.total() - answers["HTTP 201"]
+    if failed:
+        bench.report.errors.append(f"platform latency run: {failed} commands failed: {answers}")
+    return figures
+
+
+async def _until_quiet(bench: Bench, database_urls: dict[str, str]) -> None:
+    """Until the downstream stores stop growing: commands the open loop gave up on may still
+    be running, and must not count against the closed loop."""
+    started = time.perf_counter()
+    last: dict[str, int] = {}
+    quiet_since = started
+    while time.perf_counter() - quiet_since < QUIET_SECONDS:
+        counts = {name: await _stored_events(url, name) for name, url in database_urls.items()}
+        if counts != last:
+            last, quiet_since = counts, time.perf_counter()
+        if time.perf_counter() - started > QUIET_LIMIT_SECONDS:
+            bench.progress(f"still busy after {QUIET_LIMIT_SECONDS:.0f}s: {counts}; going on")
+            return
+        await asyncio.sleep(0.5)
+    bench.progress(f"quiet after {time.perf_counter() - started:.1f}s: stored events {last}")
+
+
+async def _stored_events(database_url: str, service: str) -> int:
+    async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
+        table = await _events_table(conn, service)
+        query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
+        row = await (await conn.execute(query)).fetchone()
+        return int(row[0]) if row else 0
+
+
+# -- sustained commands/s --------------------------------------------------------------------
+
+
+async def _closed_loop(
+    bench: Bench, platform: RunningPlatform, senders: list[Commands], seconds: float
+) -> ClosedLoop:
+    services = sorted({sender.service for sender in senders})
+    by_service = {name: ServiceRate() for name in services}
+    bench.progress(
+        f"closed loop: {len(senders)} senders ({len(senders) // len(services)} each to"
+        f" {', '.join(services)}) for {seconds:g}s ..."
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        clients = {
+            name: await stack.enter_async_context(new_client(platform.urls[name], connections=16))
+            for name in services
+        }
+        started = time.perf_counter()
+        deadline = started + seconds
+
+        async def sender(commands: Commands) -> None:
+            rate = by_service[commands.service]
+            client = clients[commands.service]
+            while time.perf_counter() < deadline:
+                path, body, headers = commands.next()
+                try:
+                    response = await client.post(path, json=body, headers=headers)
+                except httpx.HTTPError as error:
+                    rate.failures[type(error).__name__] += 1
+                    continue
+                if response.status_code == 201:
+                    rate.succeeded += 1
+                else:
+                    rate.failures[f"HTTP {response.status_code}: {response.text[:120]}"] += 1
+
+        async def progress() -> None:
+            while True:
+                await asyncio.sleep(PROGRESS_SECONDS)
+                done = ", ".join(f"{n} {r.succeeded}" for n, r in by_service.items())
+                bench.progress(f"  {time.perf_counter() - started:.0f}s: {done}")
+
+        reporter = asyncio.create_task(progress())
+        try:
+            await asyncio.gather(*(sender(commands) for commands in senders))
+        finally:
+            reporter.cancel()
+        elapsed = time.perf_counter() - started
+    for name, rate in by_service.items():
+        if rate.failures:
+            summary = "; ".join(f"{n}x {what}" for what, n in rate.failures.most_common(3))
+            bench.report.errors.append(f"platform closed loop, {name}: {summary}")
+    return ClosedLoop(by_service, elapsed, len(senders))
+
+
+def _throughput_figures(closed: ClosedLoop, pg: float | None, kafka: float | None) -> list[Figure]:
+    def ratio(value: float, baseline: float | None) -> float | None:
+        return value / baseline if baseline else None
+
+    total = closed.succeeded / closed.elapsed
+    figures = [
+        Figure(
+            "platform commands, all services",
+            total,
+            "cmd/s",
+            ratio(total, pg),
+            PG,
+            note=f"closed loop, {closed.senders} senders, {closed.succeeded} commands in "
+            f"{closed.elapsed:.1f}s; one event each, so "
+            + (f"{total / kafka:.3f}x {KAFKA}" if kafka else "no Kafka baseline"),
+        )
+    ]
+    for name, rate in closed.by_service.items():
+        value = rate.succeeded / closed.elapsed
+        figures.append(Figure(f"platform commands, {name}", value, "cmd/s", ratio(value, pg), PG))
+    return figures
+
+
+# -- the README's table ----------------------------------------------------------------------
+
+
+def markdown_table(figures: Sequence[Figure]) -> str:
+    """The figures as a GitHub table the README takes as it is."""
+    lines = [
+        "| figure | value | ratio to the raw baseline | target | verdict |",
+        "|---|---:|---|---|---|",
+    ]
+    for f in figures:
+        ratio = (
+            "" if f.ratio is None or not math.isfinite(f.ratio) else f"{f.ratio:.3f}x {f.ratio_to}"
+        )
+        lines.append(f"| {f.name} | {_cell(f)} | {ratio} | {f.target} | {f.verdict} |")
+    return "\n".join(lines)
+
+
+def _cell(figure: Figure) -> str:
+    value = figure.value
+    if math.isinf(value):
+        return "never"  # a failed command or an effect that never showed
+    if math.isnan(value):
+        return "-"
+    shown = f"{value:,.1f}" if abs(value) < 100 else f"{value:,.0f}"
+    return f"{shown} {figure.unit}"

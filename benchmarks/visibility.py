@@ -1,0 +1,86 @@
+"""Bookkeeping of end-to-end latency: when each command committed, when its effect first
+showed in a downstream read model, and the percentiles of the difference.
+
+Pure: times are whatever clock the caller reads (the bench uses `time.perf_counter`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from benchmarks.stats import percentile
+
+
+def arrival_schedule(rate: float, seconds: float) -> list[float]:
+    """Offsets (s from the start) at which an open loop sends, fixed in advance: one every
+    1/rate seconds whatever the answers do, so queueing cannot slow the arrivals down and
+    hide itself (no coordinated omission)."""
+    if rate <= 0 or seconds <= 0:
+        raise ValueError(f"rate and duration must be positive, not {rate}/s for {seconds}s")
+    return [i / rate for i in range(round(rate * seconds))]
+
+
+@dataclass
+class EffectLedger:
+    """Commands of one run against one downstream read model, by the id they create."""
+
+    sent: set[str] = field(default_factory=set)
+    committed: dict[str, float] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    seen: dict[str, float] = field(default_factory=dict)
+
+    def send(self, command_id: str) -> None:
+        self.sent.add(command_id)
+
+    def commit(self, command_id: str, at: float) -> None:
+        """The command's answer arrived: it committed before this time."""
+        self.committed[command_id] = at
+
+    def fail(self, command_id: str, reason: str) -> None:
+        """No commit (refused, errored or unanswered): it has no effect to wait for."""
+        self.failed[command_id] = reason
+
+    def see(self, command_ids: Iterable[str], at: float) -> None:
+        """These effects were visible at `at`; only the first sighting counts."""
+        for command_id in command_ids:
+            self.seen.setdefault(command_id, at)
+
+    def unseen(self) -> list[str]:
+        """Ids sent and not failed whose effect has not shown yet: what to poll for (an id
+        still waiting for its answer included, since the effect may show first)."""
+        return [i for i in self.sent if i not in self.seen and i not in self.failed]
+
+    def latencies(self) -> list[float]:
+        """Seconds from commit to visible per committed command that showed. An effect seen
+        before its answer arrived counts 0 (the commit was earlier still, unknown when)."""
+        return [max(0.0, self.seen[i] - at) for i, at in self.committed.items() if i in self.seen]
+
+    def seen_before_answer(self) -> int:
+        return sum(1 for i, at in self.committed.items() if i in self.seen and self.seen[i] < at)
+
+    def never_seen(self) -> int:
+        return sum(1 for i in self.committed if i not in self.seen)
+
+    def outcomes(self) -> list[float]:
+        """Latencies with every committed effect that never showed as infinitely slow."""
+        return self.latencies() + [math.inf] * self.never_seen()
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    """Percentiles in milliseconds; an effect that never showed counts as infinitely slow."""
+
+    count: int
+    never_seen: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+
+    @classmethod
+    def of(cls, ledger: EffectLedger) -> LatencySummary:
+        outcomes = ledger.outcomes()
+        p50, p95, p99, top = (percentile(outcomes, p) * 1000 for p in (50, 95, 99, 100))
+        return cls(len(outcomes), ledger.never_seen(), p50, p95, p99, top)

@@ -1,0 +1,161 @@
+"""The whole-platform bench's pure parts: the arrival schedule, the commit-to-visible
+bookkeeping and its percentiles, the resident-memory reader and the README's table."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmarks.memory import megabytes, resident_kib
+from benchmarks.platform import markdown_table
+from benchmarks.report import Figure
+from benchmarks.visibility import EffectLedger, LatencySummary, arrival_schedule
+
+pytestmark = pytest.mark.unit
+
+
+def test_the_arrival_schedule_is_fixed_by_the_clock_at_the_rate() -> None:
+    schedule = arrival_schedule(50.0, 2.0)
+
+    assert len(schedule) == 100
+    assert schedule[0] == 0.0
+    assert schedule[1] == pytest.approx(0.02)
+    assert schedule[-1] == pytest.approx(1.98)
+    gaps = {round(b - a, 9) for a, b in itertools.pairwise(schedule)}
+    assert gaps == {0.02}
+
+
+@pytest.mark.parametrize(("rate", "seconds"), [(0.0, 10.0), (50.0, 0.0), (-1.0, 5.0)])
+def test_an_arrival_schedule_needs_a_positive_rate_and_duration(
+    rate: float, seconds: float
+) -> None:
+    with pytest.raises(ValueError, match="positive"):
+        arrival_schedule(rate, seconds)
+
+
+def test_latency_runs_from_the_answer_to_the_first_sighting() -> None:
+    ledger = EffectLedger()
+    for command_id in ("a", "b"):
+        ledger.send(command_id)
+    ledger.commit("a", 10.0)
+    ledger.commit("b", 10.5)
+    ledger.see(["a"], 10.08)
+    ledger.see(["a", "b"], 10.7)  # "a" again: only its first sighting counts
+
+    assert sorted(ledger.latencies()) == pytest.approx([0.08, 0.2])
+    assert ledger.unseen() == []
+
+
+def test_an_effect_seen_before_its_answer_counts_zero_and_is_counted_apart() -> None:
+    ledger = EffectLedger()
+    ledger.send("a")
+    ledger.see(["a"], 5.0)
+    ledger.commit("a", 5.3)
+
+    assert ledger.latencies() == [0.0]
+    assert ledger.seen_before_answer() == 1
+
+
+def test_pending_ids_include_unanswered_commands_but_not_failed_or_seen_ones() -> None:
+    ledger = EffectLedger()
+    for command_id in ("answered", "waiting", "refused", "visible"):
+        ledger.send(command_id)
+    ledger.commit("answered", 1.0)
+    ledger.fail("refused", "HTTP 422")
+    ledger.see(["visible"], 1.0)
+
+    assert sorted(ledger.unseen()) == ["answered", "waiting"]
+
+
+def test_a_committed_effect_that_never_shows_counts_as_infinitely_slow() -> None:
+    ledger = EffectLedger()
+    for i in range(99):
+        ledger.send(str(i))
+        ledger.commit(str(i), 0.0)
+        ledger.see([str(i)], (i + 1) / 1000)  # 1 ms .. 99 ms
+    ledger.send("lost")
+    ledger.commit("lost", 0.0)
+
+    summary = LatencySummary.of(ledger)
+
+    assert summary.count == 100
+    assert summary.never_seen == 1
+    assert summary.p50_ms == pytest.approx(50.0)
+    assert summary.p95_ms == pytest.approx(95.0)
+    assert summary.p99_ms == pytest.approx(99.0)
+    assert math.isinf(summary.max_ms)
+
+
+def test_a_failed_command_is_neither_a_latency_nor_a_missing_effect() -> None:
+    ledger = EffectLedger()
+    ledger.send("refused")
+    ledger.fail("refused", "HTTP 503")
+
+    summary = LatencySummary.of(ledger)
+
+    assert summary.count == 0
+    assert summary.never_seen == 0
+    assert math.isnan(summary.p99_ms)
+
+
+def _status(root: Path, pid: int, text: str) -> None:
+    (root / str(pid)).mkdir(parents=True)
+    (root / str(pid) / "status").write_text(text)
+
+
+def test_resident_memory_is_read_from_the_status_file(tmp_path: Path) -> None:
+    _status(
+        tmp_path,
+        42,
+        "Name:\tpython\nVmPeak:\t  900000 kB\nVmHWM:\t  160000 kB\nVmRSS:\t  146484 kB\n",
+    )
+
+    assert resident_kib(42, tmp_path) == 146484
+    assert resident_kib(42, tmp_path, field="VmHWM") == 160000
+    assert megabytes(146484) == pytest.approx(150.0, abs=0.01)
+
+
+def test_a_status_without_resident_memory_is_an_error(tmp_path: Path) -> None:
+    _status(tmp_path, 7, "Name:\tkthreadd\nState:\tS (sleeping)\n")
+
+    with pytest.raises(ValueError, match="no VmRSS"):
+        resident_kib(7, tmp_path)
+
+
+def test_a_process_that_is_gone_has_no_resident_memory(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        resident_kib(123456, tmp_path)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="Linux /proc only")
+def test_this_process_has_some_resident_memory() -> None:
+    assert 1_000 < resident_kib(os.getpid()) < 100_000_000
+
+
+def test_the_readme_table_shows_value_ratio_target_and_verdict() -> None:
+    figures = [
+        Figure("audit idle resident memory", 136.4, "MB", target="<= 150 MB", passed=True),
+        Figure(
+            "commit -> visible in planning p99",
+            math.inf,
+            "ms",
+            math.inf,
+            "raw Postgres commit time",
+            "<= 500 ms",
+            False,
+        ),
+        Figure("platform commands, all services", 412.0, "cmd/s", 0.1234, "raw inserts/s"),
+    ]
+
+    lines = markdown_table(figures).splitlines()
+
+    assert lines[0] == "| figure | value | ratio to the raw baseline | target | verdict |"
+    assert lines[2] == "| audit idle resident memory | 136 MB |  | <= 150 MB | PASS |"
+    assert lines[3] == "| commit -> visible in planning p99 | never |  | <= 500 ms | MISS |"
+    assert lines[4] == (
+        "| platform commands, all services | 412 cmd/s | 0.123x raw inserts/s |  |  |"
+    )
