@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from salur_contracts.opportunities import SourceKind
 from salur_contracts.values import (
@@ -19,19 +19,13 @@ from salur_contracts.values import (
     RegionPrefix,
 )
 from salur_kit.auth import Principal, current_principal, optional_principal
-from salur_kit.http import (
-    CommandModel,
-    CommandRoute,
-    application_of,
-    expected_version,
-    set_etag,
-)
+from salur_kit.http import CommandModel, application_of, command_router, expected_version, set_etag
 
 from salur_opportunities import readmodel
 from salur_opportunities.application import OpportunitiesApplication
 from salur_opportunities.domain import Opportunity, Terms
 
-router = APIRouter(route_class=CommandRoute)
+router = command_router()
 Caller = Annotated[Principal, Depends(current_principal)]
 Reader = Annotated[Principal | None, Depends(optional_principal)]
 Expected = Annotated[int | None, Depends(expected_version)]

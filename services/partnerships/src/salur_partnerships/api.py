@@ -7,24 +7,18 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import Depends, Path, Request, Response
 from pydantic import BaseModel, Field, model_validator
 from salur_contracts.values import Money, PositiveMoney
 from salur_kit.auth import Principal, current_principal
-from salur_kit.http import (
-    CommandModel,
-    CommandRoute,
-    application_of,
-    expected_version,
-    set_etag,
-)
+from salur_kit.http import CommandModel, application_of, command_router, expected_version, set_etag
 
 from salur_partnerships import readmodel
 from salur_partnerships.application import PartnershipsApplication
 from salur_partnerships.domain import Agreement, Proposal, Terms
 from salur_partnerships.money import PlannedTranche, schedule
 
-router = APIRouter(route_class=CommandRoute)
+router = command_router()
 Caller = Annotated[Principal, Depends(current_principal)]
 Expected = Annotated[int | None, Depends(expected_version)]
 Reason = Annotated[str, Field(min_length=1, max_length=1000)]

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Literal, Self
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel, Field, model_validator
 from salur_contracts.planning import FundingStatus
 from salur_contracts.values import (
@@ -20,19 +20,13 @@ from salur_contracts.values import (
     RegionPrefix,
 )
 from salur_kit.auth import Principal, current_principal
-from salur_kit.http import (
-    CommandModel,
-    CommandRoute,
-    application_of,
-    expected_version,
-    set_etag,
-)
+from salur_kit.http import CommandModel, application_of, command_router, expected_version, set_etag
 
 from salur_planning import readmodel
 from salur_planning.application import PlanningApplication
 from salur_planning.domain import Activity, Channelling, Plan
 
-router = APIRouter(route_class=CommandRoute)
+router = command_router()
 Caller = Annotated[Principal, Depends(current_principal)]
 Expected = Annotated[int | None, Depends(expected_version)]
 Year = Annotated[int, Field(ge=2000, le=2100, examples=[2026])]

@@ -6,23 +6,17 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 from salur_contracts.values import PartnerKind, RegionCode, RegionPrefix, UnitKind
 from salur_kit.auth import Principal, current_principal
-from salur_kit.http import (
-    CommandModel,
-    CommandRoute,
-    application_of,
-    expected_version,
-    set_etag,
-)
+from salur_kit.http import CommandModel, application_of, command_router, expected_version, set_etag
 
 from salur_registry import readmodel
 from salur_registry.application import RegistryApplication
 from salur_registry.domain import Bkm, Partner
 
-router = APIRouter(route_class=CommandRoute)
+router = command_router()
 Caller = Annotated[Principal, Depends(current_principal)]
 Expected = Annotated[int | None, Depends(expected_version)]
 Text = Annotated[str, Field(min_length=1, max_length=200)]

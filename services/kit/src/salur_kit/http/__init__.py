@@ -6,6 +6,7 @@ from salur_kit.http.commands import (
     CommandModel,
     CommandRoute,
     application_of,
+    command_router,
     expected_version,
     set_etag,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "ReadinessCheck",
     "StoredResponse",
     "application_of",
+    "command_router",
     "create_api",
     "expected_version",
     "problem",

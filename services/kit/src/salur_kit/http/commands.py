@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
-from fastapi import Header, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Strict
 from pydantic_core import PydanticCustomError
@@ -146,3 +146,8 @@ class CommandRoute(APIRoute):
             return await handler(request)
 
         return retrying
+
+
+def command_router(**options: Any) -> APIRouter:
+    """A service's router, whose routes retry a command that lost a race (`CommandRoute`)."""
+    return APIRouter(route_class=CommandRoute, **options)
