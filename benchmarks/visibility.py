@@ -48,31 +48,34 @@ class EffectLedger:
             self.seen.setdefault(command_id, at)
 
     def unseen(self) -> list[str]:
-        """Ids sent and not failed whose effect has not shown yet: what to poll for (an id
-        still waiting for its answer included, since the effect may show first)."""
-        return [i for i in self.sent if i not in self.seen and i not in self.failed]
+        """Committed commands whose effect has not shown yet: what to poll for. (An effect
+        that shows before its answer arrives is found by the first poll after the answer;
+        the commit time is not known any earlier.)"""
+        return [i for i in self.committed if i not in self.seen]
+
+    def unanswered(self) -> int:
+        return len(self.sent) - len(self.committed) - len(self.failed)
 
     def latencies(self) -> list[float]:
-        """Seconds from commit to visible per committed command that showed. An effect seen
-        before its answer arrived counts 0 (the commit was earlier still, unknown when)."""
+        """Seconds from commit to visible per committed command that showed."""
         return [max(0.0, self.seen[i] - at) for i, at in self.committed.items() if i in self.seen]
-
-    def seen_before_answer(self) -> int:
-        return sum(1 for i, at in self.committed.items() if i in self.seen and self.seen[i] < at)
 
     def never_seen(self) -> int:
         return sum(1 for i in self.committed if i not in self.seen)
 
     def outcomes(self) -> list[float]:
-        """Latencies with every committed effect that never showed as infinitely slow."""
-        return self.latencies() + [math.inf] * self.never_seen()
+        """Latencies, with every command that failed and every committed effect that never
+        showed counted as infinitely slow: an overloaded platform cannot pass by refusing."""
+        return self.latencies() + [math.inf] * (self.never_seen() + len(self.failed))
 
 
 @dataclass(frozen=True)
 class LatencySummary:
-    """Percentiles in milliseconds; an effect that never showed counts as infinitely slow."""
+    """Percentiles in milliseconds over every command sent and answered: a failed command
+    or an effect that never showed counts as infinitely slow."""
 
     count: int
+    failed: int
     never_seen: int
     p50_ms: float
     p95_ms: float
@@ -83,4 +86,4 @@ class LatencySummary:
     def of(cls, ledger: EffectLedger) -> LatencySummary:
         outcomes = ledger.outcomes()
         p50, p95, p99, top = (percentile(outcomes, p) * 1000 for p in (50, 95, 99, 100))
-        return cls(len(outcomes), ledger.never_seen(), p50, p95, p99, top)
+        return cls(len(outcomes), len(ledger.failed), ledger.never_seen(), p50, p95, p99, top)

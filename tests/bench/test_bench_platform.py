@@ -50,25 +50,17 @@ def test_latency_runs_from_the_answer_to_the_first_sighting() -> None:
     assert ledger.unseen() == []
 
 
-def test_an_effect_seen_before_its_answer_counts_zero_and_is_counted_apart() -> None:
-    ledger = EffectLedger()
-    ledger.send("a")
-    ledger.see(["a"], 5.0)
-    ledger.commit("a", 5.3)
-
-    assert ledger.latencies() == [0.0]
-    assert ledger.seen_before_answer() == 1
-
-
-def test_pending_ids_include_unanswered_commands_but_not_failed_or_seen_ones() -> None:
+def test_only_committed_commands_are_polled_for() -> None:
     ledger = EffectLedger()
     for command_id in ("answered", "waiting", "refused", "visible"):
         ledger.send(command_id)
     ledger.commit("answered", 1.0)
+    ledger.commit("visible", 1.0)
     ledger.fail("refused", "HTTP 422")
-    ledger.see(["visible"], 1.0)
+    ledger.see(["visible"], 1.1)
 
-    assert sorted(ledger.unseen()) == ["answered", "waiting"]
+    assert ledger.unseen() == ["answered"]
+    assert ledger.unanswered() == 1
 
 
 def test_a_committed_effect_that_never_shows_counts_as_infinitely_slow() -> None:
@@ -90,15 +82,26 @@ def test_a_committed_effect_that_never_shows_counts_as_infinitely_slow() -> None
     assert math.isinf(summary.max_ms)
 
 
-def test_a_failed_command_is_neither_a_latency_nor_a_missing_effect() -> None:
+def test_a_failed_command_counts_as_infinitely_slow_and_is_counted_apart() -> None:
     ledger = EffectLedger()
+    for i in range(3):
+        ledger.send(str(i))
+        ledger.commit(str(i), 0.0)
+        ledger.see([str(i)], 0.010)
     ledger.send("refused")
     ledger.fail("refused", "HTTP 503")
 
     summary = LatencySummary.of(ledger)
 
+    assert (summary.count, summary.failed, summary.never_seen) == (4, 1, 0)
+    assert summary.p50_ms == pytest.approx(10.0)
+    assert math.isinf(summary.p99_ms), "an overloaded platform cannot pass by refusing"
+
+
+def test_no_commands_give_no_percentiles() -> None:
+    summary = LatencySummary.of(EffectLedger())
+
     assert summary.count == 0
-    assert summary.never_seen == 0
     assert math.isnan(summary.p99_ms)
 
 
