@@ -352,9 +352,9 @@ async def run(bench: Bench) -> None:
             await produce(s.bootstrap, records)
             del records
             progress("matching: rebuilding from offset zero")
-            rebuilt = await rebuild(
-                s.bootstrap, [registry, planning, offers], own, in_parallel=[planning]
-            )
+            # One process: a second reader of planning's topic cost more CPU than it saved
+            # (start-up, facts pickled across) on 2 cores shared with the broker.
+            rebuilt = await rebuild(s.bootstrap, [registry, planning, offers], own)
             await asyncio.to_thread(write, database_url, rebuilt)
         rate = rebuilt.events / rebuilt.seconds
         probe = {

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import operator
 import sys
 from dataclasses import dataclass, fields
 from decimal import Decimal
@@ -100,7 +101,7 @@ class Activity:
     def but(self, **changes: Any) -> Activity:
         """A copy with some fields changed (`dataclasses.replace`, without its introspection:
         a rebuild makes one per event)."""
-        values = {name: getattr(self, name) for name in _ACTIVITY_FIELDS}
+        values = dict(zip(_ACTIVITY_FIELDS, _activity_values(self), strict=True))
         values.update(changes)
         return Activity(**values)
 
@@ -156,6 +157,7 @@ class Activity:
 
 
 _ACTIVITY_FIELDS = tuple(f.name for f in fields(Activity))
+_activity_values = operator.attrgetter(*_ACTIVITY_FIELDS)
 
 
 def new_activity(activity_id: UUID, plan_id: UUID, bkm_id: UUID) -> Activity:

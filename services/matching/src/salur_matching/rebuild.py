@@ -341,27 +341,31 @@ async def _rebuild(
 def decide(engine: Engine, published: Published) -> list[Transition]:
     """Set every match's version from the published history and the rebuilt decision."""
     eligible = engine.eligible_pairs()
+    was = published.versions
     corrections: list[Transition] = []
     versions: list[tuple[UUID, UUID, int]] = []
-    for pair in eligible | published.versions.keys():
-        version = published.versions.get(pair, 0)
-        standing = version % 2 == 1
+    for pair in eligible:
+        version = was.get(pair, 0)
+        if version % 2 == 0:  # eligible, but not standing as published: propose it
+            version += 1
+            ranked = engine.explain(*pair)[1]
+            assert ranked is not None
+            corrections.append(
+                Proposal(ranked.activity, ranked.opportunity, version, ranked.score, ranked.reasons)
+            )
+        versions.append((*pair, version))
+    for pair, version in was.items():
+        if pair in eligible:
+            continue  # decided above
         activity = engine.activities.get(pair[0])
         opportunity = engine.opportunities.get(pair[1])
         if activity is None or opportunity is None:
             continue  # published about facts no input topic holds any more: leave it be
-        if (pair in eligible) != standing:
+        if version % 2 == 1:  # standing as published, no longer eligible: withdraw it
             version += 1
-            if standing:
-                bkm = engine.bkms.get(activity.bkm_id)
-                because, explanation = withdrawal_reason(activity, opportunity, bkm)
-                corrections.append(Withdrawal(activity, opportunity, version, because, explanation))
-            else:
-                ranked = engine.explain(*pair)[1]
-                assert ranked is not None
-                corrections.append(
-                    Proposal(activity, opportunity, version, ranked.score, ranked.reasons)
-                )
+            bkm = engine.bkms.get(activity.bkm_id)
+            because, explanation = withdrawal_reason(activity, opportunity, bkm)
+            corrections.append(Withdrawal(activity, opportunity, version, because, explanation))
         versions.append((*pair, version))
     engine.load((), versions)
     # Only the corrections are sorted (the events they become keep a stable order).
@@ -437,11 +441,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="GROUP",
         help="also set this consumer group's offsets (e.g. matching, with the service stopped)",
     )
+    parser.add_argument(
+        "--parallel",
+        action="store_true",
+        help="read planning's topic (the busiest) in a second process; worth it only with "
+        "CPUs to spare (it costs more CPU in all: start-up, facts sent across)",
+    )
     args = parser.parse_args(argv)
     if args.create:
         create_database(args.database_url)
-    # Planning's topic, by far the busiest, is read by a second process meanwhile.
-    rebuilt = asyncio.run(rebuild(args.bootstrap, in_parallel=[INPUT_TOPICS[1]]))
+    parallel = [INPUT_TOPICS[1]] if args.parallel else []
+    rebuilt = asyncio.run(rebuild(args.bootstrap, in_parallel=parallel))
     write(args.database_url, rebuilt)
     if args.commit_group:
         asyncio.run(commit_group(args.bootstrap, args.commit_group, rebuilt.positions))
