@@ -13,6 +13,7 @@ import pytest
 from benchmarks.memory import megabytes, resident_kib
 from benchmarks.platform import markdown_table
 from benchmarks.report import Figure
+from benchmarks.settings import from_environment
 from benchmarks.visibility import EffectLedger, LatencySummary, arrival_schedule
 
 pytestmark = pytest.mark.unit
@@ -152,13 +153,28 @@ def test_the_readme_table_shows_value_ratio_target_and_verdict() -> None:
             False,
         ),
         Figure("platform commands, all services", 412.0, "cmd/s", 0.1234, "raw inserts/s"),
+        Figure("open-loop commands failed", 3.0, "commands"),
     ]
 
     lines = markdown_table(figures).splitlines()
 
     assert lines[0] == "| figure | value | ratio to the raw baseline | target | verdict |"
     assert lines[2] == "| audit idle resident memory | 136 MB |  | <= 150 MB | PASS |"
-    assert lines[3] == "| commit -> visible in planning p99 | never |  | <= 500 ms | MISS |"
+    assert lines[3] == "| commit -> visible in planning p99 | ∞ |  | <= 500 ms | MISS |"
     assert lines[4] == (
         "| platform commands, all services | 412 cmd/s | 0.123x raw inserts/s |  |  |"
     )
+    assert lines[5] == "| open-loop commands failed | 3 commands |  |  |  |"
+
+
+def test_the_platform_step_runs_a_minute_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SALUR_BENCH_PLATFORM_SECONDS", raising=False)
+    default = from_environment()
+    monkeypatch.setenv("SALUR_BENCH_PLATFORM_SECONDS", "10")
+    short = from_environment()
+
+    assert (default.platform_latency_seconds, default.platform_closed_seconds) == (60.0, 30.0)
+    assert (short.platform_latency_seconds, short.platform_closed_seconds) == (10.0, 5.0)
+    assert default.platform_rate == 50.0
