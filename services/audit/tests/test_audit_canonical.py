@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from salur_audit.canonical import entry_of
 from salur_audit.testing import Story
 from salur_audit.verifier import canonical_bytes
-from salur_contracts.cloudevents import MalformedEventError, encode
+from salur_contracts.cloudevents import KafkaRecord, MalformedEventError, encode
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(),
@@ -90,3 +91,61 @@ def test_an_unknown_event_type_is_still_recorded() -> None:
         key=record.key, value=record.value, headers=headers, topic="t", partition=0, offset=0
     )
     assert entry.type == "salur.partnerships.Future.v9"
+
+
+@functools.cache
+def _a_record() -> KafkaRecord:
+    return encode(Story.of(1).events[1])
+
+
+any_numbers = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**60), 2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.text(max_size=8), any_numbers, max_size=6), st.booleans())
+def test_an_entry_of_any_published_json_is_byte_for_byte_rfc8785_or_refused(
+    data: dict[str, object], escaped: bool
+) -> None:
+    """Floats, integers beyond 2**53, non-ASCII and escaped keys: whichever way the record
+    is parsed, the entry's bytes are the reference serializer's, or the record is refused
+    exactly when the reference refuses it."""
+    record = _a_record()
+    value = json.dumps(data, ensure_ascii=escaped).encode()
+    document = json.loads(
+        entry_of(
+            key=record.key,
+            value=record.value,
+            headers=record.headers,
+            topic="t",
+            partition=0,
+            offset=0,
+        ).canonical
+    )
+    document["data"] = json.loads(value)
+    try:
+        expected = rfc8785.dumps(document)
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError):
+        with pytest.raises(MalformedEventError):
+            entry_of(
+                key=record.key,
+                value=value,
+                headers=record.headers,
+                topic="t",
+                partition=0,
+                offset=0,
+            )
+        return
+    entry = entry_of(
+        key=record.key, value=value, headers=record.headers, topic="t", partition=0, offset=0
+    )
+    assert entry.canonical == expected

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import rfc8785
 from salur_contracts.cloudevents import (
@@ -75,7 +76,7 @@ def entry_of(
     if value is None:
         raise MalformedEventError("record has no value (a tombstone is not an event)")
     try:
-        data = json.loads(value)
+        data, plain = _data_of(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise MalformedEventError(f"data is not JSON: {error}") from None
     if not isinstance(data, dict):
@@ -89,7 +90,7 @@ def entry_of(
         document["datacontenttype"] = attributes["content-type"]
     document["data"] = data
     try:
-        canonical = canonical_bytes(document)
+        canonical = canonical_bytes(document, plain=plain and all(map(str.isascii, document)))
     except rfc8785.CanonicalizationError as error:
         raise MalformedEventError(f"data has no canonical JSON form: {error}") from None
     return Entry(
@@ -103,6 +104,46 @@ def entry_of(
         offset=offset,
         canonical=canonical,
     )
+
+
+_MAX_INTEGER = 2**53 - 1
+
+
+class _NotPlainError(ValueError):
+    """A number RFC 8785 writes differently from Python's dump (a float, a big integer)."""
+
+
+def _not_plain(text: str) -> object:
+    raise _NotPlainError(text)
+
+
+def _integer(text: str) -> int:
+    value = int(text)
+    if -_MAX_INTEGER <= value <= _MAX_INTEGER:
+        return value
+    raise _NotPlainError(text)
+
+
+_PLAIN_DECODE = json.JSONDecoder(
+    parse_float=_not_plain, parse_int=_integer, parse_constant=_not_plain
+).decode
+
+
+def _data_of(value: bytes) -> tuple[Any, bool]:
+    """The record's JSON, and whether canonical_bytes' fast path holds for it, learnt while
+    parsing (a walk over the parsed data took a third of the time of a whole entry).
+
+    Plain text (all ASCII, no \\u escape, so every key is ASCII) is parsed with numbers
+    checked as they are read; anything else, or a number that is not plain, is parsed by
+    json.loads as before and left for canonical_bytes to check.
+    """
+    try:
+        text = value.decode()
+        if text.isascii() and "\\u" not in text:
+            return _PLAIN_DECODE(text), True
+    except ValueError:  # not UTF-8, not JSON, or not plain: json.loads decides
+        pass
+    return json.loads(value), False
 
 
 def _check_envelope(attributes: dict[str, str], key: bytes | None) -> None:
@@ -128,7 +169,22 @@ def _time_of(text: str) -> dt.datetime:
     return time
 
 
-def document_of(canonical: bytes) -> dict[str, object]:
-    """The CloudEvent object of a stored entry."""
-    document: dict[str, object] = json.loads(canonical)
+_RAW_DECODE = json.JSONDecoder().raw_decode
+
+
+def document_of(canonical: bytes) -> Any:
+    """The JSON value of stored bytes: a CloudEvent object for every entry the writer made.
+
+    Decoding the text first and reading one value skips json.loads' encoding detection and
+    wrappers (a quarter of the parse of a one-kilobyte entry, which verify and replay read a
+    million times). Bytes it does not take whole (a BOM, surrounding whitespace, invalid UTF-8 or
+    JSON) go through json.loads, so what is accepted or refused is exactly json.loads'.
+    """
+    try:
+        text = canonical.decode()
+        document, end = _RAW_DECODE(text)
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError included
+        return json.loads(canonical)
+    if end != len(text):
+        return json.loads(canonical)
     return document

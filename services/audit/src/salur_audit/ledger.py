@@ -251,17 +251,11 @@ BATCH_ROWS = 10_000
 
 
 async def stream_rows(conn: AConn, query: str, params: Sequence[object]) -> AsyncIterator[Any]:
-    """Rows of a query through a binary server-side cursor, fetched 10,000 at a time: one
-    round trip per batch (a million rows fit no list; an await per row costs more than
-    the row). The cursor lives in a transaction (a savepoint when one is open already)."""
-    async with (
-        conn.transaction(),
-        conn.cursor(name=f"stream_{id(conn)}", binary=True) as cur,
-    ):
-        await cur.execute(query, params)
-        while rows := await cur.fetchmany(BATCH_ROWS):
-            for row in rows:
-                yield row
+    """Rows of a query in binary, streamed by libpq in chunks of 10,000: the server goes on
+    sending while the caller works through a chunk (a named cursor's FETCH waits a round
+    trip per batch, and measured more client CPU), and a million rows never sit in a list."""
+    async for row in conn.cursor(binary=True).stream(query, params, size=BATCH_ROWS):
+        yield row
 
 
 async def stream_entries(
@@ -275,19 +269,79 @@ async def stream_entries(
 
 async def stream_canonical(
     conn: AConn, *, types_like: Sequence[str] = (), until: dt.datetime | None = None
-) -> AsyncIterator[tuple[int, bytes]]:
-    """(seq, canonical bytes) only: what a replay reads."""
-    query, params = _filtered("seq, canonical", types_like, until)
+) -> AsyncIterator[tuple[int, str, bytes]]:
+    """(seq, type, canonical bytes) only: what a replay reads."""
+    query, params = _filtered("seq, type, canonical", types_like, until)
     async for row in stream_rows(conn, query, params):
-        yield row[0], row[1]
+        yield row
 
 
-async def stream_nodes(conn: AConn) -> AsyncIterator[tuple[int, int, bytes]]:
-    """Every stored node, level by level."""
-    async for identifier, digest in stream_rows(
-        conn, "SELECT id, hash FROM audit_nodes ORDER BY id", []
-    ):
-        yield identifier >> LEVEL_SHIFT, identifier & INDEX_MASK, digest
+CHECKED_COLUMNS = "seq, source, event_id, type, subject, event_time, canonical"
+
+
+async def stream_checked(conn: AConn) -> AsyncIterator[Any]:
+    """(seq, source, event_id, type, subject, event_time, canonical) rows in sequence
+    order: what `verify` recomputes and compares, as plain tuples."""
+    query = f"SELECT {CHECKED_COLUMNS} FROM audit_entries ORDER BY seq"
+    async for row in stream_rows(conn, query, []):
+        yield row
+
+
+@dataclass(frozen=True)
+class NodeSpan:
+    """Stored nodes with ids in [first, stop): how many, their hash lengths, and the
+    hashes concatenated in id order (aggregated by the server: one row for a whole span)."""
+
+    count: int
+    shortest: int
+    longest: int
+    hashes: bytes
+
+
+async def node_span(conn: AConn, first: int, stop: int) -> NodeSpan:
+    cur = await conn.execute(
+        "SELECT count(*), coalesce(min(length(hash)), 0), coalesce(max(length(hash)), 0),"
+        " coalesce(string_agg(hash, ''::bytea ORDER BY id), ''::bytea)"
+        " FROM audit_nodes WHERE id >= %s AND id < %s",
+        [first, stop],
+        binary=True,
+    )
+    row = await cur.fetchone()
+    assert row is not None  # an aggregate always returns a row
+    return NodeSpan(int(row[0]), int(row[1]), int(row[2]), bytes(row[3]))
+
+
+async def nodes_between(conn: AConn, first: int, stop: int) -> list[tuple[int, bytes]]:
+    cur = await conn.execute(
+        "SELECT id, hash FROM audit_nodes WHERE id >= %s AND id < %s ORDER BY id",
+        [first, stop],
+        binary=True,
+    )
+    return [(int(r[0]), bytes(r[1])) for r in await cur.fetchall()]
+
+
+async def nodes_outside(
+    conn: AConn, spans: Sequence[tuple[int, int]]
+) -> AsyncIterator[tuple[int, bytes]]:
+    """Stored nodes whose id lies in none of `spans` (sorted, disjoint [first, stop) pairs),
+    by id: the gaps between spans are index ranges, so this reads only what is there."""
+    conditions, params, below = [], [], None
+    for first, stop in spans:
+        if below is None:
+            conditions.append("id < %s")
+            params.append(first)
+        elif below < first:
+            conditions.append("(id >= %s AND id < %s)")
+            params.extend((below, first))
+        below = stop
+    if below is None:
+        conditions.append("TRUE")
+    else:
+        conditions.append("id >= %s")
+        params.append(below)
+    query = f"SELECT id, hash FROM audit_nodes WHERE {' OR '.join(conditions)} ORDER BY id"
+    async for identifier, digest in stream_rows(conn, query, params):
+        yield int(identifier), bytes(digest)
 
 
 def _checkpoint(row: Sequence[Any]) -> Checkpoint:

@@ -21,6 +21,7 @@ from salur_audit.canonical import document_of
 
 ZERO = Decimal("0.00")
 Document = Mapping[str, Any]
+Handler = Callable[[Document, int | None], None]
 
 
 @dataclass
@@ -160,7 +161,8 @@ class Replay:
         self.envelopes: dict[str, Decimal] = {}
         self.anomalies: list[Anomaly] = []
         self._commitments: dict[str, Decimal] = {}
-        self._handlers: dict[tuple[str, str], Callable[[Document, int | None], None]] = {
+        self._by_type: dict[str, Handler | None] = {}
+        self._handlers: dict[tuple[str, str], Handler] = {
             ("partnerships", "AgreementSigned"): self._signed,
             ("partnerships", "TrancheDisbursed"): self._disbursed,
             ("partnerships", "RealisationReported"): self._reported,
@@ -178,9 +180,31 @@ class Replay:
         if self.as_of is not None and _time(event) > self.as_of:
             return
         self.events += 1
-        handler = self._handlers.get(type_name(str(event.get("type", ""))))
+        handler = self._handler(str(event.get("type", "")))
+        if handler is not None:
+            self._handle(handler, event, seq)
+
+    def apply_stored(self, event_type: str, canonical: bytes, seq: int) -> None:
+        """Apply an entry the ledger selected by its type and time columns (which `verify`
+        checks against the bytes): an entry no handler reads is counted, not decoded."""
+        self.events += 1
+        handler = self._handler(event_type)
+        if handler is not None:
+            event = document_of(canonical)
+            if isinstance(event, Mapping):
+                self._handle(handler, event, seq)
+
+    def _handler(self, event_type: str) -> Handler | None:
+        try:
+            return self._by_type[event_type]
+        except KeyError:
+            found = self._handlers.get(type_name(event_type))
+            self._by_type[event_type] = found
+            return found
+
+    def _handle(self, handler: Handler, event: Document, seq: int | None) -> None:
         data = event.get("data")
-        if handler is None or not isinstance(data, Mapping):
+        if not isinstance(data, Mapping):
             return
         try:
             handler(data, seq)
@@ -351,10 +375,10 @@ async def replay_ledger(
     """The report from the ledger: only the event types a replay reads, by time."""
     state = Replay(as_of)
     total = await ledger.size(conn) if progress else 0
-    async for seq, canonical in ledger.stream_canonical(
+    async for seq, event_type, canonical in ledger.stream_canonical(
         conn, types_like=REPLAYED_TYPES, until=as_of
     ):
-        state.apply(document_of(canonical), seq)
+        state.apply_stored(event_type, canonical, seq)
         if progress is not None and state.events % 10_000 == 0:
             progress(seq + 1, total)
     return state.report()
