@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from salur_audit import ledger, merkle
+from salur_audit import verify as verify_module
 from salur_audit.signing import Signer, generate
 from salur_audit.testing import Story, entries_of, writer_url
 from salur_audit.verifier import Checkpoint, canonical_bytes, verify_entry
@@ -409,4 +410,47 @@ async def test_an_entry_whose_bytes_are_no_longer_json_is_found_and_named(built:
         named = {(f.kind, f.where) for f in result.findings}
         assert ("edited-entry", "entry 5") in named
         assert ("edited-entry", "entry 9") in named
+    await conn.close()
+
+
+async def test_stored_nodes_that_differ_are_found_in_whichever_span_they_lie(
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verify compares nodes a span at a time; with spans of 8 every level has several, and
+    an edited, short, swapped, missing or extra node is still named."""
+    monkeypatch.setattr(verify_module, "NODE_SPAN", 8)
+    conn = await _owner(built)
+    assert (await _verify(conn, built)).ok
+    leaf = {
+        index: bytes(digest)
+        for index, digest in await (
+            await conn.execute(
+                "SELECT id, hash FROM audit_nodes WHERE id = ANY(%s)",
+                [[ledger.node_id(0, 3), ledger.node_id(0, 4)]],
+            )
+        ).fetchall()
+    }
+    async with Tampered(conn):
+        edits = [
+            (ledger.node_id(2, 5), bytes(32)),
+            (ledger.node_id(0, 77), b"\x01" * 31),
+            (ledger.node_id(0, 3), leaf[ledger.node_id(0, 4)]),
+            (ledger.node_id(0, 4), leaf[ledger.node_id(0, 3)]),
+        ]
+        for identifier, digest in edits:
+            await conn.execute(
+                "UPDATE audit_nodes SET hash = %s WHERE id = %s", [digest, identifier]
+            )
+        await conn.execute("DELETE FROM audit_nodes WHERE id = %s", [ledger.node_id(1, 40)])
+        for identifier in (ledger.node_id(0, built.size + 3), ledger.node_id(30, 0), -1):
+            await conn.execute("INSERT INTO audit_nodes VALUES (%s, %s)", [identifier, bytes(32)])
+        result = await _verify(conn, built)
+        named = {(f.kind, f.where) for f in result.findings}
+        assert ("tree-mismatch", "entries 20..23") in named, result.findings
+        assert ("edited-entry", "entry 77") in named
+        assert ("swapped-entries", "entries 3 and 4") in named
+        assert ("extra-node", f"node (0, {built.size + 3})") in named
+        assert ("extra-node", "node (30, 0)") in named
+        assert sum(f.kind == "extra-node" for f in result.findings) == 3
+        assert ("missing-node", "tree") in named
     await conn.close()

@@ -187,7 +187,8 @@ async def _compare_nodes(
 
     Each span of a level is compared whole (count, every hash 32 bytes, the concatenation
     in id order equal to the recomputed one's); only a span that differs is read node by
-    node to name what differs. Nodes outside every span are beyond the entries.
+    node to name what differs. Nodes outside every span are beyond the entries; a span
+    holding fewer nodes than it should is missing some (extra nodes elsewhere do not hide it).
     """
     leaf_mismatch: dict[int, bytes] = {}
     differing: set[tuple[int, int]] = set()
@@ -223,9 +224,9 @@ async def _compare_nodes(
                         f"stored node ({level}, {index}) differs from the recomputed one",
                     )
     async for identifier, _ in ledger.nodes_outside(conn, spans):
-        seen += 1
         level, index = identifier >> ledger.LEVEL_SHIFT, identifier & ledger.INDEX_MASK
-        result.add("extra-node", f"node ({level}, {index})", "beyond the entries")
+        where = f"node ({level}, {index})" if identifier >= 0 else f"node id {identifier}"
+        result.add("extra-node", where, "beyond the entries")
     _name_leaf_mismatches(leaf_mismatch, levels[0], result)
     complete = sum(len(level) for level in levels) if levels[0] else 0
     if seen < complete:
