@@ -78,7 +78,7 @@ class ServiceRate:
 @dataclass
 class Answers:
     """The open loop's HTTP answers: status counts, and seconds from each committed
-    command's scheduled send to its answer (queueing in the service included)."""
+    command's send to its answer (the sender's own lag is `max_schedule_lag`)."""
 
     statuses: Counter[str] = field(default_factory=Counter)
     seconds: list[float] = field(default_factory=list)
@@ -178,10 +178,10 @@ async def _measure(
 ) -> None:
     s = bench.settings
     figures: list[Figure] = []
-    audit_seconds = await _audit_caught_up(bench, platform.urls["audit"])
+    audit_seconds, sealed = await _audit_caught_up(bench, platform.urls["audit"])
     bench.progress(f"idle for {s.platform_idle_seconds:.0f}s, nothing sent ...")
     await asyncio.sleep(s.platform_idle_seconds)
-    figures += _idle_memory(bench, platform)
+    figures += _idle_memory(bench, platform, sealed)
 
     day = dt.datetime.now(dt.UTC).date()
     bench.progress(f"setting up: a partner, {s.platform_clients_per_service} BKMs with plans ...")
@@ -202,6 +202,7 @@ async def _measure(
         bench.report.errors.append(f"platform: {name} exited with {code} during the run:\n{tail}")
     bench.report.details["platform"] = {
         "audit_catch_up_seconds": audit_seconds,
+        "audit_entries_sealed": sealed,
         "latency_answers": dict(answers.statuses),
         "closed_loop": {
             name: {"succeeded": rate.succeeded, "failures": dict(rate.failures)}
@@ -220,7 +221,7 @@ async def _measure(
 # -- audit's history, then idle memory -------------------------------------------------------
 
 
-async def _audit_caught_up(bench: Bench, audit_url: str) -> float:
+async def _audit_caught_up(bench: Bench, audit_url: str) -> tuple[float, int]:
     """Until audit's fresh ledger stops growing: it seals the shared topics from offset 0,
     and a process still doing that is not idle."""
     started = time.perf_counter()
@@ -233,7 +234,7 @@ async def _audit_caught_up(bench: Bench, audit_url: str) -> float:
                 last, quiet_since = size, now
             elif now - quiet_since >= AUDIT_QUIET_SECONDS:
                 bench.progress(f"audit sealed the topics' history: {size:,} entries")
-                return now - started
+                return now - started, size
             if now - shown >= PROGRESS_SECONDS:
                 bench.progress(f"audit sealing the shared topics' history: {size:,} entries ...")
                 shown = now
@@ -242,7 +243,7 @@ async def _audit_caught_up(bench: Bench, audit_url: str) -> float:
             await asyncio.sleep(0.5)
 
 
-def _idle_memory(bench: Bench, platform: RunningPlatform) -> list[Figure]:
+def _idle_memory(bench: Bench, platform: RunningPlatform, sealed: int) -> list[Figure]:
     target = bench.settings.targets.platform_idle_rss_mb
     figures = []
     for name, pid in platform.pids.items():
@@ -255,7 +256,8 @@ def _idle_memory(bench: Bench, platform: RunningPlatform) -> list[Figure]:
                 "MB",
                 target=f"<= {target:.0f} MB",
                 passed=rss <= target,
-                note=f"VmRSS of pid {pid} after {bench.settings.platform_idle_seconds:.0f}s idle",
+                note=f"VmRSS of pid {pid} after {bench.settings.platform_idle_seconds:.0f}s idle"
+                + (f", having sealed {sealed:,} entries of history" if name == "audit" else ""),
             )
         )
     return figures
@@ -303,9 +305,7 @@ async def _latency_run(
                     for ledger in ledgers.values():
                         ledger.fail(body["bkm_id"], reason)
                     continue
-                send = _register(
-                    client, (path, body, headers), started + offset, list(ledgers.values()), answers
-                )
+                send = _register(client, (path, body, headers), list(ledgers.values()), answers)
                 tasks.append(asyncio.create_task(send))
                 if (now := time.perf_counter()) - shown >= PROGRESS_SECONDS:
                     bench.progress(_latency_progress(len(tasks), answers, ledgers))
@@ -329,13 +329,13 @@ async def _latency_run(
 async def _register(
     client: httpx.AsyncClient,
     command: Command,
-    scheduled: float,
     ledgers: Sequence[EffectLedger],
     answers: Answers,
 ) -> None:
     path, body, headers = command
     bkm_id = str(body["bkm_id"])
     answers.in_flight += 1
+    sent = time.perf_counter()
     try:
         response = await client.post(path, json=body, headers=headers)
     except (httpx.HTTPError, asyncio.CancelledError) as error:
@@ -351,7 +351,7 @@ async def _register(
     at = time.perf_counter()
     answers.statuses[f"HTTP {response.status_code}"] += 1
     if response.status_code == 201:
-        answers.seconds.append(at - scheduled)
+        answers.seconds.append(at - sent)
     for ledger in ledgers:
         if response.status_code == 201:
             ledger.commit(bkm_id, at)
@@ -436,14 +436,23 @@ def _latency_figures(
             )
         figures.append(Figure(f"{label}: never visible", summary.never_seen, "effects"))
     figures.append(Figure("open-loop commands failed", answers.failed, "commands"))
-    # Where the time goes: the registry's own answer, measured from the scheduled send.
+    figures.append(
+        Figure(
+            "open-loop sender behind schedule, max",
+            answers.max_schedule_lag * 1000,
+            "ms",
+            note="how late the bench itself sent its latest command: more than a few ms means"
+            " the machine starved the sender too, and the arrival rate was not held",
+        )
+    )
+    # Where the time goes: the registry's own answer.
     for key, p in (("p50", 50.0), ("p99", 99.0)):
         figures.append(
             Figure(
                 f"registry answer {key} (open loop)",
                 percentile(answers.seconds, p) * 1000,
                 "ms",
-                note="from each committed command's scheduled send to its answer; "
+                note="from each committed command's send to its answer; "
                 f"{answers.failed} failed or unanswered commands left out"
                 if key == "p50"
                 else "",
@@ -553,7 +562,7 @@ def _throughput_figures(closed: ClosedLoop, pg: float | None, kafka: float | Non
     ]
     if kafka:
         figures.append(
-            Figure("platform commands, all services", total, "cmd/s", total / kafka, KAFKA)
+            Figure("platform commands, all (vs Kafka)", total, "cmd/s", total / kafka, KAFKA)
         )
     for name, rate in closed.by_service.items():
         value = rate.succeeded / closed.elapsed

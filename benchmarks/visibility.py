@@ -30,6 +30,8 @@ class EffectLedger:
     committed: dict[str, float] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     seen: dict[str, float] = field(default_factory=dict)
+    # Committed and not yet seen, kept as they change: the pollers ask for it every few ms.
+    _pending: dict[str, None] = field(default_factory=dict, repr=False)
 
     def send(self, command_id: str) -> None:
         self.sent.add(command_id)
@@ -37,6 +39,8 @@ class EffectLedger:
     def commit(self, command_id: str, at: float) -> None:
         """The command's answer arrived: it committed before this time."""
         self.committed[command_id] = at
+        if command_id not in self.seen:
+            self._pending[command_id] = None
 
     def fail(self, command_id: str, reason: str) -> None:
         """No commit (refused, errored or unanswered): it has no effect to wait for."""
@@ -46,12 +50,13 @@ class EffectLedger:
         """These effects were visible at `at`; only the first sighting counts."""
         for command_id in command_ids:
             self.seen.setdefault(command_id, at)
+            self._pending.pop(command_id, None)
 
     def unseen(self) -> list[str]:
         """Committed commands whose effect has not shown yet: what to poll for. (An effect
         that shows before its answer arrives is found by the first poll after the answer;
         the commit time is not known any earlier.)"""
-        return [i for i in self.committed if i not in self.seen]
+        return list(self._pending)
 
     def unanswered(self) -> int:
         return len(self.sent) - len(self.committed) - len(self.failed)
