@@ -250,41 +250,30 @@ _ENTRY_TYPES = ["int8", "text", "text", "text", "text", "timestamptz", "text", "
 BATCH_ROWS = 10_000
 
 
-async def stream_rows(conn: AConn, query: str, params: Sequence[object]) -> AsyncIterator[Any]:
+def stream_rows(conn: AConn, query: str, params: Sequence[object]) -> AsyncIterator[Any]:
     """Rows of a query in binary, streamed by libpq in chunks of 10,000: the server goes on
     sending while the caller works through a chunk (a named cursor's FETCH waits a round
-    trip per batch, and measured more client CPU), and a million rows never sit in a list."""
-    async for row in conn.cursor(binary=True).stream(query, params, size=BATCH_ROWS):
-        yield row
+    trip per batch, and measured more client CPU), and a million rows never sit in a list.
+    psycopg's own iterator is returned: a generator wrapped around it costs a resumption
+    per row."""
+    return conn.cursor(binary=True).stream(query, params, size=BATCH_ROWS)
 
 
-async def stream_entries(
-    conn: AConn, *, types_like: Sequence[str] = (), until: dt.datetime | None = None
-) -> AsyncIterator[StoredEntry]:
-    """Entries in sequence order."""
-    query, params = _filtered(_ENTRY_COLUMNS, types_like, until)
-    async for row in stream_rows(conn, query, params):
-        yield _entry(row)
-
-
-async def stream_canonical(
+def stream_canonical(
     conn: AConn, *, types_like: Sequence[str] = (), until: dt.datetime | None = None
 ) -> AsyncIterator[tuple[int, str, bytes]]:
-    """(seq, type, canonical bytes) only: what a replay reads."""
+    """(seq, type, canonical bytes) rows only: what a replay reads."""
     query, params = _filtered("seq, type, canonical", types_like, until)
-    async for row in stream_rows(conn, query, params):
-        yield row
+    return stream_rows(conn, query, params)
 
 
 CHECKED_COLUMNS = "seq, source, event_id, type, subject, event_time, canonical"
 
 
-async def stream_checked(conn: AConn) -> AsyncIterator[Any]:
+def stream_checked(conn: AConn) -> AsyncIterator[Any]:
     """(seq, source, event_id, type, subject, event_time, canonical) rows in sequence
     order: what `verify` recomputes and compares, as plain tuples."""
-    query = f"SELECT {CHECKED_COLUMNS} FROM audit_entries ORDER BY seq"
-    async for row in stream_rows(conn, query, []):
-        yield row
+    return stream_rows(conn, f"SELECT {CHECKED_COLUMNS} FROM audit_entries ORDER BY seq", [])
 
 
 @dataclass(frozen=True)

@@ -191,7 +191,7 @@ class Replay:
         handler = self._handler(event_type)
         if handler is not None:
             event = document_of(canonical)
-            if isinstance(event, Mapping):
+            if isinstance(event, dict):  # a JSON object decodes to a dict
                 self._handle(handler, event, seq)
 
     def _handler(self, event_type: str) -> Handler | None:
@@ -204,7 +204,7 @@ class Replay:
 
     def _handle(self, handler: Handler, event: Document, seq: int | None) -> None:
         data = event.get("data")
-        if not isinstance(data, Mapping):
+        if not isinstance(data, dict) and not isinstance(data, Mapping):
             return
         try:
             handler(data, seq)
