@@ -22,7 +22,6 @@ import datetime as dt
 import math
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,7 +34,7 @@ from psycopg import sql
 from salur_kit.devtokens import DevIssuer, ensure_issuer
 from salur_kit.testing.platform import SERVICES, RunningPlatform, log_tail, running_platform
 
-from benchmarks import baselines
+from benchmarks import baselines, platform_vegeta, vegeta
 from benchmarks.load import new_client
 from benchmarks.memory import megabytes, resident_kib
 from benchmarks.platform_commands import BkmRegistrations, Cast, Command, Commands, mix, set_up
@@ -58,6 +57,7 @@ AUDIT_QUIET_SECONDS = 3.0
 AUDIT_CATCH_UP_SECONDS = 600.0
 PROGRESS_SECONDS = 10.0
 MAX_IN_FLIGHT = 256
+LOOK_BACK = 20
 QUIET_SECONDS = 2.0
 QUIET_LIMIT_SECONDS = 120.0
 BASELINE_PG_ROWS = 1000
@@ -271,7 +271,6 @@ async def _latency_run(
 ) -> tuple[dict[str, EffectLedger], Answers]:
     s = bench.settings
     rate, seconds = s.platform_rate, s.platform_latency_seconds
-    schedule = arrival_schedule(rate, seconds)
     ledgers = {name: EffectLedger() for name in DOWNSTREAMS}
     answers = Answers()
     commands = BkmRegistrations(cast.facilitator_token, f"{s.run_id} latency")
@@ -280,50 +279,100 @@ async def _latency_run(
         asyncio.create_task(_watch(platform.database_urls[name], name, ledgers[name], stop))
         for name in DOWNSTREAMS
     ]
+    generator = await asyncio.to_thread(vegeta.binary)
     bench.progress(
-        f"open loop: POST /bkms at {rate:g}/s for {seconds:g}s, effects polled every"
-        f" {POLL_SECONDS * 1000:g} ms in {' and '.join(DOWNSTREAMS)} ..."
+        f"open loop: POST /bkms at {rate:g}/s for {seconds:g}s"
+        f" ({'vegeta' if generator else 'Python client: vegeta unavailable'}), new rows of"
+        f" {' and '.join(DOWNSTREAMS)} polled every {POLL_SECONDS * 1000:g} ms ..."
     )
     try:
-        async with new_client(platform.urls["registry"], connections=MAX_IN_FLIGHT) as client:
-            tasks: list[asyncio.Task[None]] = []
-            started = shown = time.perf_counter()
-            for offset in schedule:
-                delay = started + offset - time.perf_counter()
-                # Behind schedule, still yield: the answers and the pollers must run.
-                await asyncio.sleep(max(0.0, delay))
-                lag = time.perf_counter() - (started + offset)
-                answers.max_schedule_lag = max(answers.max_schedule_lag, lag)
-                path, body, headers = commands.next()
-                for ledger in ledgers.values():
-                    ledger.send(body["bkm_id"])
-                if answers.in_flight >= MAX_IN_FLIGHT:
-                    # A client queue of thousands would measure the client (httpx's pool
-                    # is slow with many waiters), not the platform: count it as failed.
-                    reason = f"not sent: {MAX_IN_FLIGHT} commands already in flight"
-                    answers.statuses[reason] += 1
-                    for ledger in ledgers.values():
-                        ledger.fail(body["bkm_id"], reason)
-                    continue
-                send = _register(client, (path, body, headers), list(ledgers.values()), answers)
-                tasks.append(asyncio.create_task(send))
-                if (now := time.perf_counter()) - shown >= PROGRESS_SECONDS:
-                    bench.progress(_latency_progress(len(tasks), answers, ledgers))
-                    shown = now
-            _, pending = await asyncio.wait(tasks, timeout=ANSWER_GRACE_SECONDS)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        deadline = time.perf_counter() + EFFECT_GRACE_SECONDS
+        url = platform.urls["registry"]
+        if generator is not None:
+            await _vegeta_open_loop(generator, url, commands, rate, seconds, ledgers, answers)
+        else:
+            await _python_open_loop(bench, url, commands, rate, seconds, ledgers, answers)
+        deadline = time.time() + EFFECT_GRACE_SECONDS
         while any(ledger.unseen() for ledger in ledgers.values()):
-            if time.perf_counter() > deadline:
+            if time.time() > deadline:
                 break
             await asyncio.sleep(0.1)
-        bench.progress(_latency_progress(len(tasks), answers, ledgers))
+        bench.progress(_latency_progress(answers, ledgers))
     finally:
         stop.set()
         await asyncio.gather(*watchers)
     return ledgers, answers
+
+
+async def _vegeta_open_loop(
+    generator: Path,
+    url: str,
+    commands: BkmRegistrations,
+    rate: float,
+    seconds: float,
+    ledgers: dict[str, EffectLedger],
+    answers: Answers,
+) -> None:
+    """Vegeta sends; its results give each command's answer time (wall clock) afterwards,
+    while the pollers have been noting when each new BKM showed."""
+    sent = [commands.next() for _ in arrival_schedule(rate, seconds)]
+    ids = [str(body["bkm_id"]) for _, body, _ in sent]
+    for ledger in ledgers.values():
+        for bkm_id in ids:
+            ledger.send(bkm_id)
+    results = await platform_vegeta.attack(generator, url, sent, rate, ANSWER_GRACE_SECONDS)
+    answers.max_schedule_lag = platform_vegeta.schedule_lag(results, rate)
+    for result in results:
+        bkm_id = ids[result.seq]
+        status = f"HTTP {result.status}" if result.status else (result.error or "no answer")
+        answers.statuses[status[:120]] += 1
+        for ledger in ledgers.values():
+            if result.status == 201:
+                ledger.commit(bkm_id, result.answered)
+            else:
+                ledger.fail(bkm_id, status)
+        if result.status == 201:
+            answers.seconds.append(result.latency)
+
+
+async def _python_open_loop(
+    bench: Bench,
+    url: str,
+    commands: BkmRegistrations,
+    rate: float,
+    seconds: float,
+    ledgers: dict[str, EffectLedger],
+    answers: Answers,
+) -> None:
+    """The fallback sender: tasks at a fixed schedule, each noting its answer time."""
+    async with new_client(url, connections=MAX_IN_FLIGHT) as client:
+        tasks: list[asyncio.Task[None]] = []
+        started = shown = time.perf_counter()
+        for offset in arrival_schedule(rate, seconds):
+            delay = started + offset - time.perf_counter()
+            # Behind schedule, still yield: the answers and the pollers must run.
+            await asyncio.sleep(max(0.0, delay))
+            lag = time.perf_counter() - (started + offset)
+            answers.max_schedule_lag = max(answers.max_schedule_lag, lag)
+            path, body, headers = commands.next()
+            for ledger in ledgers.values():
+                ledger.send(body["bkm_id"])
+            if answers.in_flight >= MAX_IN_FLIGHT:
+                # A client queue of thousands would measure the client (httpx's pool is
+                # slow with many waiters), not the platform: count it as failed.
+                reason = f"not sent: {MAX_IN_FLIGHT} commands already in flight"
+                answers.statuses[reason] += 1
+                for ledger in ledgers.values():
+                    ledger.fail(body["bkm_id"], reason)
+                continue
+            send = _register(client, (path, body, headers), list(ledgers.values()), answers)
+            tasks.append(asyncio.create_task(send))
+            if (now := time.perf_counter()) - shown >= PROGRESS_SECONDS:
+                bench.progress(_latency_progress(answers, ledgers))
+                shown = now
+        _, pending = await asyncio.wait(tasks, timeout=ANSWER_GRACE_SECONDS)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
 
 async def _register(
@@ -335,7 +384,7 @@ async def _register(
     path, body, headers = command
     bkm_id = str(body["bkm_id"])
     answers.in_flight += 1
-    sent = time.perf_counter()
+    sent = time.time()
     try:
         response = await client.post(path, json=body, headers=headers)
     except (httpx.HTTPError, asyncio.CancelledError) as error:
@@ -348,7 +397,7 @@ async def _register(
         return
     finally:
         answers.in_flight -= 1
-    at = time.perf_counter()
+    at = time.time()
     answers.statuses[f"HTTP {response.status_code}"] += 1
     if response.status_code == 201:
         answers.seconds.append(at - sent)
@@ -359,28 +408,34 @@ async def _register(
             ledger.fail(bkm_id, f"HTTP {response.status_code}")
 
 
-def _latency_progress(sent: int, answers: Answers, ledgers: dict[str, EffectLedger]) -> str:
+def _latency_progress(answers: Answers, ledgers: dict[str, EffectLedger]) -> str:
     shown = ", ".join(f"{len(ledger.seen)} visible in {name}" for name, ledger in ledgers.items())
     answered = answers.statuses.total()
-    return f"  {sent} sent, {answered} answered ({answers.committed} committed), {shown}"
+    return f"  {answered} answered ({answers.committed} committed), {shown}"
 
 
 async def _watch(
     database_url: str, service: str, ledger: EffectLedger, stop: asyncio.Event
 ) -> None:
-    """Poll the downstream's event store for every pending id at once, until stopped."""
-    ids: dict[str, uuid.UUID] = {}
+    """Note when each aggregate first shows in the downstream's event store, by reading the
+    rows added since the last poll (wall clock, as vegeta's results are), until stopped.
+
+    The recorder numbers rows in commit order (it locks the table to insert), so reading
+    past the last number seen misses nothing; a small look-back is kept anyway."""
     async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as conn:
         table = await _events_table(conn, service)
-        query = sql.SQL("SELECT DISTINCT originator_id FROM {} WHERE originator_id = ANY(%s)")
-        statement = query.format(sql.Identifier(table))
+        query = sql.SQL(
+            "SELECT notification_id, originator_id FROM {} WHERE notification_id > %s"
+        ).format(sql.Identifier(table))
+        newest = sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}")
+        row = await (await conn.execute(newest.format(sql.Identifier(table)))).fetchone()
+        last = int(row[0]) if row else 0
         while not stop.is_set():
-            pending = ledger.unseen()
-            if pending:
-                wanted = [ids.get(i) or ids.setdefault(i, uuid.UUID(i)) for i in pending]
-                cursor = await conn.execute(statement, [wanted])
-                rows = await cursor.fetchall()
-                ledger.see((str(row[0]) for row in rows), time.perf_counter())
+            rows = await (await conn.execute(query, [last - LOOK_BACK])).fetchall()
+            now = time.time()
+            if rows:
+                last = max(last, max(int(row[0]) for row in rows))
+                ledger.see((str(row[1]) for row in rows), now)
             await asyncio.sleep(POLL_SECONDS)
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from benchmarks.memory import megabytes, resident_kib
 from benchmarks.platform import markdown_table
+from benchmarks.platform_vegeta import parse_results, schedule_lag
 from benchmarks.report import Figure
 from benchmarks.settings import from_environment
 from benchmarks.visibility import EffectLedger, LatencySummary, arrival_schedule
@@ -178,3 +179,28 @@ def test_the_platform_step_runs_a_minute_unless_told_otherwise(
     assert (default.platform_latency_seconds, default.platform_closed_seconds) == (60.0, 30.0)
     assert (short.platform_latency_seconds, short.platform_closed_seconds) == (10.0, 5.0)
     assert default.platform_rate == 50.0
+
+
+VEGETA_CSV = (
+    "1795953507357315944,201,3289989,2,12,,eyJvayI6IHRydWV9,,0,POST,http://h/x,\n"
+    "1795953507457331366,0,10000000000,2,0,timeout,,,1,POST,http://h/y,\n"
+    "1795953507607759041,201,1039379,2,12,,eyJvayI6IHRydWV9,,2,POST,http://h/x,\n"
+)
+
+
+def test_vegeta_results_give_each_commands_send_and_answer_time_by_sequence() -> None:
+    results = parse_results(VEGETA_CSV)
+
+    assert [r.seq for r in results] == [0, 1, 2]
+    assert [r.status for r in results] == [201, 0, 201]
+    assert results[0].sent == pytest.approx(1795953507.357316)
+    assert results[0].answered == pytest.approx(1795953507.357316 + 0.00329)
+    assert results[1].error == "timeout"
+
+
+def test_vegeta_schedule_lag_is_the_latest_send_against_the_fixed_rate() -> None:
+    results = parse_results(VEGETA_CSV)
+
+    # At 10/s the third command was due 0.2 s after the first; it went 0.2504 s after.
+    assert schedule_lag(results, 10.0) == pytest.approx(0.0504, abs=1e-4)
+    assert schedule_lag([], 10.0) == 0.0
