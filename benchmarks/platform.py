@@ -57,6 +57,8 @@ AUDIT_QUIET_SECONDS = 3.0
 AUDIT_CATCH_UP_SECONDS = 600.0
 PROGRESS_SECONDS = 10.0
 MAX_IN_FLIGHT = 256
+# Six Python processes starting at once on two busy cores have taken 75 s (150 s in the e2e).
+READY_SECONDS = 300.0
 LOOK_BACK = 20
 QUIET_SECONDS = 2.0
 QUIET_LIMIT_SECONDS = 120.0
@@ -129,6 +131,7 @@ async def run(bench: Bench) -> None:
                         audit_checkpoint_topic=checkpoints,
                         database_prefix=f"bench_{s.run_id}_platform",
                         group_prefix=f"bench-{s.run_id}",
+                        ready_seconds=READY_SECONDS,
                     ),
                 )
                 bench.progress(
