@@ -50,8 +50,14 @@ async def read_to_end(
     when a record at end-1 arrives: the last offset may hold no record a client is given).
     A read that makes no progress for `stall_seconds` fails, naming the partitions left.
     """
+    # Earliest as the reset policy too: the reset the fetcher starts on assignment would
+    # otherwise race the seek to the beginning, and winning it leaves every partition at
+    # its end with nothing read (seen as a verify that compared no record, under load).
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None
+        bootstrap_servers=bootstrap_servers,
+        enable_auto_commit=False,
+        group_id=None,
+        auto_offset_reset="earliest",
     )
     await consumer.start()
     try:

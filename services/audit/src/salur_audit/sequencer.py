@@ -11,6 +11,7 @@ roots; past them, batches are cut every `seal_interval` and each one is checkpoi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -31,6 +32,7 @@ from salur_audit.writer import LedgerWriter, Sealed
 
 log = logging.getLogger(__name__)
 LOG_KEY = b"salur.audit.v1"
+YIELD_EVERY = 250  # records canonicalised between two turns of the event loop
 
 
 @dataclass
@@ -74,12 +76,15 @@ class Sequencer:
     stats: SequencerStats = field(default_factory=SequencerStats)
     caught_up: asyncio.Event = field(default_factory=asyncio.Event)
     _consumer: AIOKafkaConsumer | None = None
+    _sealing: asyncio.Task[None] | None = None
 
     async def run(self, stopping: asyncio.Event) -> None:
         await self.writer.load()
         await self.publish_pending()
-        guide = await published_checkpoints(
-            self.bootstrap_servers, self.checkpoint_topic, self.writer
+        # The published checkpoints are read while the consumer connects and seeks: both
+        # are Kafka round trips, and neither needs the other.
+        reading = asyncio.create_task(
+            published_checkpoints(self.bootstrap_servers, self.checkpoint_topic, self.writer)
         )
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap_servers,
@@ -88,14 +93,21 @@ class Sequencer:
             auto_offset_reset="earliest",
             max_poll_records=self.max_batch,
         )
-        await consumer.start()
-        self._consumer = consumer
         try:
+            await consumer.start()
+            self._consumer = consumer
             assigned = await partitions(consumer, self.source_topics)
             consumer.assign(assigned)
             await self._seek(consumer, assigned)
-            await self._loop(consumer, assigned, guide, stopping)
+            await self._loop(consumer, assigned, await reading, stopping)
+            await self._settle()
         finally:
+            for task in (reading, self._sealing):
+                if task is not None and not task.done():
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            self._sealing = None
             await consumer.stop()
 
     async def _seek(self, consumer: AIOKafkaConsumer, assigned: list[TopicPartition]) -> None:
@@ -118,6 +130,8 @@ class Sequencer:
         first_buffered: float | None = None
         last_checkpoint = time.monotonic()
         while not stopping.is_set():
+            if self._sealing is not None and self._sealing.done():
+                await self._settle()  # raises what the batch's write raised
             fetched = await consumer.getmany(timeout_ms=100, max_records=self.max_batch)
             for records in fetched.values():
                 buffer.add(Record.of(r) for r in records)
@@ -136,7 +150,7 @@ class Sequencer:
             if due or periodic:
                 await self._seal(buffer, None)
                 first_buffered, last_checkpoint = None, time.monotonic()
-            elif not len(buffer) and not fetched:
+            elif not len(buffer) and not fetched and self._sealing is None:
                 self.caught_up.set()
 
     async def _reached(
@@ -149,8 +163,26 @@ class Sequencer:
         return True
 
     async def _seal(self, buffer: Buffer, adopt: Checkpoint | None) -> None:
+        """Cut the next batch and start writing it once the one before has committed.
+
+        The batch is canonicalised while the previous one's transaction and checkpoint are
+        still on their way (their round trips advance whenever this yields), so the CPU
+        work and the waiting overlap; batches are still written strictly one after another.
+        """
         records, frontier = buffer.take(adopt.frontier if adopt else None)
         entries = await self._entries(records, dead_letter=adopt is None)
+        await self._settle()
+        self._sealing = asyncio.create_task(self._write(entries, frontier, adopt))
+
+    async def _settle(self) -> None:
+        """Wait for the batch being written; what its write raised is raised here."""
+        if self._sealing is not None:
+            sealing, self._sealing = self._sealing, None
+            await sealing
+
+    async def _write(
+        self, entries: list[Entry], frontier: Mapping[str, int], adopt: Checkpoint | None
+    ) -> None:
         try:
             sealed = await self.writer.seal(entries, frontier, adopt=adopt)
         except ledger.ConcurrentWriterError:
@@ -168,7 +200,9 @@ class Sequencer:
 
     async def _entries(self, records: list[Record], *, dead_letter: bool) -> list[Entry]:
         entries = []
-        for record in records:
+        for number, record in enumerate(records, 1):
+            if number % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # lets the previous batch's write take its next step
             try:
                 entries.append(
                     entry_of(
