@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -20,7 +21,7 @@ from salur_kit.kafka import new_producer
 from salur_kit.relay import OutboxRelay
 from salur_kit.testing.databases import scratch_database
 from salur_matching.application import MatchingApplication
-from salur_matching.engine import Proposal
+from salur_matching.engine import Engine, Proposal
 from salur_matching.examples import (
     ActivitySpec,
     Feed,
@@ -223,3 +224,33 @@ async def test_reading_planning_in_a_second_process_gives_the_same_rebuild(
         return [(t.activity.activity_id, t.opportunity.opportunity_id) for t in rebuilt.corrections]
 
     assert pairs(parallel) == pairs(serial)
+
+
+async def test_a_rebuild_skips_the_records_the_live_consumer_dead_letters(
+    kafka_bootstrap_servers: str, unique_topic: str
+) -> None:
+    feed = busy_world()
+    await publish(kafka_bootstrap_servers, unique_topic, feed.events)
+    opened = next(e for e in feed.events if type(e[0]).__name__ == "ActivityChannellingOpened")
+    good = encode(new_envelope(opened[0], aggregate_version=opened[1] + 1))
+    unknown = [(n, b"salur.planning.Nope.v9" if n == "ce_type" else v) for n, v in good.headers]
+    as_float = json.dumps({**json.loads(good.value), "amount_needed": 1.5}).encode()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        for value, headers in ((b"{not json", good.headers), (good.value, unknown)):
+            await producer.send(unique_topic, value=value, key=good.key, headers=headers)
+        await producer.send(unique_topic, value=as_float, key=good.key, headers=good.headers)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+    rebuilt = await rebuild(kafka_bootstrap_servers, [unique_topic], own_topic=None)
+
+    assert (rebuilt.events, rebuilt.skipped) == (len(feed.events), 3)
+    expected = Engine()
+    for event, version in feed.events:
+        expected.apply(event, version, decide=False)
+    assert rebuilt.engine.activities == expected.activities
+    assert rebuilt.engine.opportunities == expected.opportunities
+    assert rebuilt.engine.standing() == expected.eligible_pairs()

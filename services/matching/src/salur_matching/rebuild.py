@@ -265,23 +265,24 @@ async def read_topics(bootstrap: str, input_topics: Sequence[str], own_topic: st
     topics = [*input_topics, *([own_topic] if own_topic else [])]
     if not topics:
         return read
+    take, apply = read.published.take, read.engine.apply  # looked up once, not per record
     async for ends, batch in records_from_zero(bootstrap, topics):
         read.positions = dict(ends)
+        skipped = 0
         for record in batch:
             if record.topic == own_topic:
-                if read.published.take(record):
-                    read.events += 1
-                else:
-                    read.skipped += 1
+                if not take(record):
+                    skipped += 1
                 continue
             try:
                 decoded = fast_decode(record)
             except (MalformedEventError, UnknownEventTypeError):
-                read.skipped += 1  # live, the consumer dead-letters these: no effect either way
+                skipped += 1  # live, the consumer dead-letters these: no effect either way
                 continue
-            read.events += 1
             if decoded is not None:
-                read.engine.apply(*decoded, decide=False)
+                apply(*decoded, decide=False)
+        read.events += len(batch) - skipped
+        read.skipped += skipped
     return read
 
 
