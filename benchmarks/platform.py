@@ -7,9 +7,10 @@
 2. Idle resident memory: after a settle period with nothing sent, VmRSS of each process.
 3. End-to-end latency at a fixed arrival rate (open loop): registry registers a BKM; the
    effect is the BKM showing in planning's own knowledge of BKMs (the `KnownBkm` aggregate
-   its consumer commits with its tracking record, which planning's commands read). Commit
-   time is when the HTTP answer arrives; visible is the first poll (one SQL query on
-   planning's database every 10 ms for all pending ids) that finds it.
+   its consumer commits with its tracking record, which planning's commands read). Vegeta
+   sends when present (the Python client otherwise). Commit time is when the HTTP answer
+   arrives; visible is the first poll (one SQL query every 10 ms for the rows planning's
+   event store gained) that shows it.
 4. Sustained commands/s: a closed loop of concurrent senders to registry, planning and
    opportunities at once; per service and in total, against the raw baselines of this run.
 """
