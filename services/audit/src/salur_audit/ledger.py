@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import struct
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -397,13 +398,16 @@ async def insert_checkpoint(conn: AConn, checkpoint: Checkpoint) -> None:
 
 
 async def known_identities(conn: AConn, batch: Sequence[Entry]) -> set[tuple[str, str]]:
+    """Which of the batch's (source, id) pairs the ledger holds already. The pairs go as one
+    JSON text (serialised in C) rather than two text arrays psycopg builds element by
+    element, which cost a few percent of a whole append."""
     if not batch:
         return set()
     cur = await conn.execute(
         "SELECT e.source, e.event_id FROM audit_entries e"
-        " JOIN unnest(%s::text[], %s::text[]) AS k(source, event_id)"
-        " ON e.source = k.source AND e.event_id = k.event_id",
-        [[e.source for e in batch], [e.event_id for e in batch]],
+        " JOIN (SELECT k->>0 AS source, k->>1 AS event_id FROM json_array_elements(%s::json) k)"
+        " AS k ON e.source = k.source AND e.event_id = k.event_id",
+        [json.dumps([e.identity for e in batch])],
     )
     return {(r[0], r[1]) for r in await cur.fetchall()}
 
@@ -431,11 +435,24 @@ async def copy_entries(conn: AConn, first_seq: int, batch: Sequence[Entry]) -> N
             )
 
 
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, no extension
+_COPY_TRAILER = b"\xff\xff"
+_NODE_ROW = struct.Struct("!hiqi")  # 2 fields: an 8-byte id, then the hash's length
+
+
+def binary_nodes(created: Sequence[tuple[int, int, bytes]]) -> bytes:
+    """Nodes as one binary COPY payload (two of them per entry: building it in one join
+    costs a fraction of a psycopg write_row per node)."""
+    pack = _NODE_ROW.pack
+    rows = [
+        pack(2, 8, node_id(level, index), len(digest)) + digest for level, index, digest in created
+    ]
+    return b"".join([_COPY_SIGNATURE, *rows, _COPY_TRAILER])
+
+
 async def copy_nodes(conn: AConn, created: Sequence[tuple[int, int, bytes]]) -> None:
     async with (
         conn.cursor() as cur,
         cur.copy("COPY audit_nodes (id, hash) FROM STDIN (FORMAT BINARY)") as copy,
     ):
-        copy.set_types(["int8", "bytea"])
-        for level, index, digest in created:
-            await copy.write_row((node_id(level, index), digest))
+        await copy.write(binary_nodes(created))
