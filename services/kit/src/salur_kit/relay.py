@@ -115,10 +115,12 @@ class OutboxRelay:
             data = self.to_integration(domain_event)
             if data is None:
                 continue
+            topic = self.topic_for(data)
             span = telemetry.tracer.start_span(
                 f"publish {data.event_type()}",
                 context=telemetry.context_from_traceparent(traceparent),
                 kind=trace.SpanKind.PRODUCER,
+                attributes={"messaging.system": "kafka", "messaging.destination.name": topic},
             )
             envelope = new_envelope(
                 data,
@@ -131,7 +133,7 @@ class OutboxRelay:
             record = encode(envelope)
             pending.append(
                 await self.sender.send(
-                    self.topic_for(data), value=record.value, key=record.key, headers=record.headers
+                    topic, value=record.value, key=record.key, headers=record.headers
                 )
             )
         return pending
