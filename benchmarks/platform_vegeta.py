@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.platform_commands import Command
-from benchmarks.vegeta import _target
+from benchmarks.vegeta import _target, attack_csv
 
 
 @dataclass(frozen=True)
@@ -64,23 +63,4 @@ async def attack(
 
 
 def _run(vegeta: Path, targets: Path, count: int, rate: float, timeout: float) -> list[Sent]:
-    seconds = count / rate
-    attack = subprocess.run(
-        [
-            str(vegeta),
-            "attack",
-            "-format=json",
-            f"-targets={targets}",
-            f"-rate={rate:g}/s",
-            f"-duration={seconds:g}s",
-            f"-timeout={timeout:g}s",
-            "-keepalive",
-        ],
-        capture_output=True,
-        check=True,
-        timeout=seconds + timeout + 60,
-    )
-    encoded = subprocess.run(
-        [str(vegeta), "encode", "-to=csv"], input=attack.stdout, capture_output=True, check=True
-    )
-    return parse_results(encoded.stdout.decode())
+    return parse_results(attack_csv(vegeta, targets, rate, count / rate, timeout))

@@ -67,27 +67,10 @@ def _targets(base_url: str, commands: BkmCommands, count: int, path: Path) -> No
 def _run(
     vegeta: Path, targets: Path, rate: float, seconds: float, expected: int = EXPECTED_STATUS
 ) -> LoadResult:
-    attack = subprocess.run(
-        [
-            str(vegeta),
-            "attack",
-            "-format=json",
-            f"-targets={targets}",
-            f"-rate={rate:g}/s",
-            f"-duration={seconds:g}s",
-            "-timeout=10s",
-            "-keepalive",
-        ],
-        capture_output=True,
-        check=True,
-        timeout=seconds + 60,
-    )
-    encoded = subprocess.run(
-        [str(vegeta), "encode", "-to=csv"], input=attack.stdout, capture_output=True, check=True
-    )
+    rows = attack_csv(vegeta, targets, rate, seconds, timeout=10.0)
     result = LoadResult()
     first = last = 0
-    for row in csv.reader(encoded.stdout.decode().splitlines()):
+    for row in csv.reader(rows.splitlines()):
         started_ns, code, latency_ns = int(row[0]), int(row[1]), int(row[2])
         first = started_ns if not first else min(first, started_ns)
         last = max(last, started_ns + latency_ns)
@@ -124,3 +107,27 @@ async def attack(
             for url, body, headers in requests:
                 out.write(_target(url, body, headers))
         return await asyncio.to_thread(_run, vegeta, targets, rate, seconds, expected)
+
+
+def attack_csv(vegeta: Path, targets: Path, rate: float, seconds: float, timeout: float) -> str:
+    """Vegeta sends the targets at `rate` for `seconds` (keep-alive, each request given
+    `timeout`); its results as CSV (start ns, code, latency ns, ...), one row per request."""
+    attack = subprocess.run(
+        [
+            str(vegeta),
+            "attack",
+            "-format=json",
+            f"-targets={targets}",
+            f"-rate={rate:g}/s",
+            f"-duration={seconds:g}s",
+            f"-timeout={timeout:g}s",
+            "-keepalive",
+        ],
+        capture_output=True,
+        check=True,
+        timeout=seconds + timeout + 60,
+    )
+    encoded = subprocess.run(
+        [str(vegeta), "encode", "-to=csv"], input=attack.stdout, capture_output=True, check=True
+    )
+    return encoded.stdout.decode()
