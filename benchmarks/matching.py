@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
 import random
 import subprocess
 import sys
@@ -43,7 +44,7 @@ from salur_matching.ranking import score
 from salur_matching.rebuild import Rebuilt, rebuild, write
 from salur_matching.rules import RULE_NAMES
 
-from benchmarks import baselines
+from benchmarks import baselines, memory
 from benchmarks.report import Figure
 from benchmarks.resources import fresh_database, fresh_topic
 from benchmarks.stats import percentile
@@ -231,13 +232,6 @@ async def produce(bootstrap: str, records: Sequence[tuple[str, Any]]) -> None:
 # -- the measuring process ------------------------------------------------------------------
 
 
-def _proc_kib(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
-
-
 def measure(database_url: str, probe: dict[str, Any]) -> dict[str, Any]:
     """Runs in its own process: load, then time new activities and opportunities."""
     import salur_matching.bootstrap  # noqa: F401  (the service's imports count in its memory)
@@ -288,8 +282,8 @@ def measure(database_url: str, probe: dict[str, Any]) -> dict[str, Any]:
         "activity_matches": activity_matches,
         "opportunity_ms": opportunity_ms,
         "opportunity_matches": opportunity_matches,
-        "rss_kib": _proc_kib("VmRSS"),
-        "peak_rss_kib": _proc_kib("VmHWM"),
+        "rss_kib": memory.resident_kib(os.getpid()),
+        "peak_rss_kib": memory.resident_kib(os.getpid(), field="VmHWM"),
     }
     app.close()
     return result

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from salur_kit.testing.ports import free_port
 
 STOP_GRACE_SECONDS = 25.0
 ENTRY_POINT = "salur_registry"
@@ -28,13 +28,6 @@ class RunningService:
     pid: int
     log_path: Path
     started_in_seconds: float
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def service_env(*, port: int, database_url: str, bootstrap: str, jwks_path: Path) -> dict[str, str]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from salur_kit.auth import Role
 from salur_kit.devtokens import DevIssuer, ensure_issuer
 from salur_kit.eventstore import postgres_env
+from salur_kit.testing.ports import free_port
 from salur_registry.application import RegistryApplication
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow]
@@ -66,12 +66,6 @@ class Replica:
     url: str
     process: subprocess.Popen[bytes]
     log: Path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_replica(

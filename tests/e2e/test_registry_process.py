@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,14 +15,9 @@ import psycopg
 import pytest
 from salur_kit.auth import Role
 from salur_kit.devtokens import DevIssuer, ensure_issuer
+from salur_kit.testing.ports import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,14 +14,9 @@ import pytest
 from salur_kit import cli
 from salur_kit.devtokens import DevIssuer
 from salur_kit.testing.callers import Callers
+from salur_kit.testing.ports import free_port
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture

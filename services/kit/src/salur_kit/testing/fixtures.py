@@ -24,7 +24,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import warnings
@@ -42,6 +41,7 @@ from salur_kit.devtokens import DevIssuer, ensure_issuer
 from salur_kit.eventstore import memory_env, postgres_env
 from salur_kit.testing.callers import Callers
 from salur_kit.testing.databases import scratch_database
+from salur_kit.testing.ports import free_port
 
 KAFKA_IMAGE = "apache/kafka:4.1.1"
 POSTGRES_IMAGE = "postgres:15"
@@ -107,12 +107,6 @@ def _start_script(root: Path, script: str, missing: str) -> None:
         )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def kafka_bootstrap_servers(pytestconfig: pytest.Config) -> Iterator[str]:
     root = _repo_root(pytestconfig)
@@ -124,7 +118,7 @@ def kafka_bootstrap_servers(pytestconfig: pytest.Config) -> Iterator[str]:
 
         # testcontainers' KafkaContainer drives Confluent images only; apache/kafka is
         # configured through KAFKA_* variables, advertised on a host port chosen here.
-        port = _free_port()
+        port = free_port()
         container = DockerContainer(KAFKA_IMAGE).with_bind_ports(9092, port)
         for key, value in {
             "CLUSTER_ID": "5L6g3nShT-eMCtK--X86sw",

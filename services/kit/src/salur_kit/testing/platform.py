@@ -13,7 +13,6 @@ import asyncio
 import importlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from aiokafka import AIOKafkaConsumer
 
-from salur_kit.lag import topic_partitions
 from salur_kit.runtime import ServiceSpec
 from salur_kit.testing.databases import scratch_database
+from salur_kit.testing.kafka import start_group_at_end
+from salur_kit.testing.ports import free_port
 
 SERVICES = ("registry", "planning", "opportunities", "matching", "partnerships", "audit")
 READY_SECONDS = 120.0
@@ -63,12 +62,6 @@ class RunningPlatform:
         }
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def log_tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
     if not log.is_file():
         return "(no log)"
@@ -96,18 +89,9 @@ async def start_groups_at_the_end(
         module = importlib.import_module(f"salur_{name}.bootstrap")
         spec: ServiceSpec | None = getattr(module, "SPEC", None)
         for consumer_spec in spec.consumers if spec is not None else ():
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=bootstrap,
-                group_id=prefix + consumer_spec.group,
-                enable_auto_commit=False,
+            await start_group_at_end(
+                bootstrap, prefix + consumer_spec.group, list(consumer_spec.topics)
             )
-            await consumer.start()
-            try:
-                partitions = await topic_partitions(consumer, consumer_spec.topics)
-                consumer.assign(partitions)
-                await consumer.commit(await consumer.end_offsets(partitions))
-            finally:
-                await consumer.stop()
 
 
 @contextmanager
