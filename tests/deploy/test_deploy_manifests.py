@@ -39,15 +39,19 @@ SERVICES = {
     "partnerships": 8005,
     "audit": 8006,
 }
-# Who reads whom (consumer group = service name); audit reads all five event topics.
+# Who reads whom (consumer group = service name), as the deploy/README.md table says;
+# test_the_acl_table_is_what_the_services_subscribe_to holds it to the services' code.
 CONSUMES = {
     "registry": [],
-    "planning": ["registry", "partnerships"],
+    "planning": ["registry", "matching", "partnerships"],
     "opportunities": ["registry", "partnerships"],
-    "matching": ["registry", "planning", "opportunities", "partnerships"],
+    "matching": ["registry", "planning", "opportunities"],
     "partnerships": ["registry", "planning", "opportunities", "matching"],
     "audit": ["registry", "planning", "opportunities", "matching", "partnerships"],
 }
+# Services that also read the topic they write: matching's rebuild replays its own history,
+# audit's sequencer reads the checkpoints it published before at every start.
+READS_OWN_TOPIC = {"matching", "audit"}
 PUBLIC_TOPIC = "salur.partnerships.events.v1"
 # Audit appends to its ledger as a second, insert-only role, and signs with its own key.
 AUDIT_SECRETS = {"audit": {"salur-db-audit-writer"}}
@@ -347,7 +351,7 @@ def expected_acls(service: str) -> set[tuple[str, str, str, str]]:
     """(resource type, name, pattern, operation) a service needs, from the table above."""
     own = "salur.audit.checkpoints.v1" if service == "audit" else f"salur.{service}.events.v1"
     acls = {("topic", own, "literal", op) for op in ("Write", "Describe")}
-    if service == "matching":  # its rebuild replays its own published history
+    if service in READS_OWN_TOPIC:
         acls.add(("topic", own, "literal", "Read"))
     acls.add(("cluster", "kafka-cluster", "literal", "IdempotentWrite"))
     for upstream in CONSUMES[service]:
@@ -370,6 +374,48 @@ def granted(user: Resource) -> set[tuple[str, str, str, str]]:
         for op in acl["operations"]:
             out.add((resource["type"], resource["name"], resource["patternType"], op))
     return out
+
+
+def subscribed_topics() -> dict[str, set[str]]:
+    """The topics each service's consumer group subscribes to, read from the services' code."""
+    from salur_audit.settings import SOURCE_TOPICS
+    from salur_matching.bootstrap import CONSUMER as MATCHING
+    from salur_opportunities.bootstrap import CONSUMER as OPPORTUNITIES
+    from salur_partnerships.bootstrap import CONSUMER as PARTNERSHIPS
+    from salur_planning.bootstrap import CONSUMER as PLANNING
+    from salur_registry.bootstrap import SPEC as REGISTRY
+
+    specs = {"planning": PLANNING, "opportunities": OPPORTUNITIES, "matching": MATCHING}
+    specs["partnerships"] = PARTNERSHIPS
+    assert all(spec.group == service for service, spec in specs.items())
+    assert not REGISTRY.consumers, "the registry consumes nothing"
+    return {
+        "registry": set(),
+        "audit": set(SOURCE_TOPICS),
+        **{service: set(spec.topics) for service, spec in specs.items()},
+    }
+
+
+def readme_reads() -> dict[str, set[str]]:
+    """The "reads (events.v1 of)" column of the service table in deploy/README.md."""
+    rows = [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in (DEPLOY / "README.md").read_text().splitlines()
+        if line.startswith("|") and line.split("|")[1].strip() in SERVICES
+    ]
+    every = ", ".join(s for s in SERVICES if s != "audit")
+    return {
+        row[0]: set() if row[4] == "\u2013" else set(row[4].replace("all five", every).split(", "))
+        for row in rows
+    }
+
+
+def test_the_acl_table_is_what_the_services_subscribe_to() -> None:
+    subscribed = subscribed_topics()
+    for service in SERVICES:
+        declared = {f"salur.{upstream}.events.v1" for upstream in CONSUMES[service]}
+        assert declared == subscribed[service], service
+    assert readme_reads() == {s: set(upstreams) for s, upstreams in CONSUMES.items()}
 
 
 def test_each_service_user_has_exactly_the_acls_of_what_it_produces_and_consumes(
