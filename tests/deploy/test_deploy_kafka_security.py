@@ -6,6 +6,7 @@ service); locally nothing is set and the clients speak plaintext, as before.
 
 from __future__ import annotations
 
+import ast
 import ssl
 from pathlib import Path
 
@@ -103,3 +104,57 @@ async def test_a_sasl_client_really_authenticates_so_a_plaintext_broker_refuses_
     with pytest.raises(KafkaConnectionError, match="Unable to bootstrap"):
         await producer.start()
     await producer.stop()
+
+
+KAFKA_CLIENTS = {"AIOKafkaConsumer", "AIOKafkaProducer", "AIOKafkaAdminClient", "KafkaBroker"}
+SOURCES = Path(__file__).resolve().parents[2] / "services"
+
+
+def unauthenticated_clients(source: str) -> list[int]:
+    """Lines where a Kafka client is built without `**<KafkaSecurity>.client_options()`."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+        if name not in KAFKA_CLIENTS:
+            continue
+        spread = [k.value for k in node.keywords if k.arg is None]
+        if not any(
+            isinstance(v, ast.Call) and getattr(v.func, "attr", None) == "client_options"
+            for v in spread
+        ):
+            found.append(node.lineno)
+    return found
+
+
+@pytest.mark.unit
+def test_every_kafka_client_of_the_services_authenticates_as_the_deployment_says() -> None:
+    # Test helpers (testing.py, testing/) talk to the local plaintext broker only; the kit's
+    # kafka module is where clients are built from KafkaSecurity (checked above).
+    offenders = {
+        str(path.relative_to(SOURCES)): lines
+        for path in sorted(SOURCES.glob("*/src/**/*.py"))
+        if path.name != "testing.py"
+        and "testing" not in path.parts
+        and path != SOURCES / "kit/src/salur_kit/kafka.py"
+        and (lines := unauthenticated_clients(path.read_text()))
+    }
+    assert not offenders, f"Kafka clients that ignore KAFKA_SECURITY_PROTOCOL: {offenders}"
+    assert unauthenticated_clients("AIOKafkaConsumer('t', bootstrap_servers='b')") == [1]
+
+
+@pytest.mark.integration
+async def test_audit_reads_the_topics_as_its_kafka_user(
+    kafka_bootstrap_servers: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Audit's sequencer and verify read whole topics with a consumer of their own; on the
+    # cluster that consumer must authenticate like every other client, or audit cannot start.
+    from salur_audit.kafka_io import read_to_end
+
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
+    monkeypatch.setenv("KAFKA_SASL_USERNAME", "salur-audit")
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "not-a-real-password")
+    reading = read_to_end(kafka_bootstrap_servers, ["salur.registry.events.v1"])
+    with pytest.raises(KafkaConnectionError, match="Unable to bootstrap"):
+        await anext(reading)

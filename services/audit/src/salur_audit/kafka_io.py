@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord, TopicPartition
+from salur_kit.kafka import new_consumer
 
 Progress = Callable[[int, int], None]
 
@@ -53,7 +54,7 @@ async def read_to_end(
     # Earliest as the reset policy too: the reset the fetcher starts on assignment would
     # otherwise race the seek to the beginning, and winning it leaves every partition at
     # its end with nothing read (seen as a verify that compared no record, under load).
-    consumer = AIOKafkaConsumer(
+    consumer = new_consumer(
         bootstrap_servers=bootstrap_servers,
         enable_auto_commit=False,
         group_id=None,

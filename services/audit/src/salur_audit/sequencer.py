@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 from salur_contracts.cloudevents import MalformedEventError
 from salur_kit.consumer import dead_letter_topic
+from salur_kit.kafka import new_consumer
 
 from salur_audit import ledger
 from salur_audit.batches import Buffer, Record
@@ -86,7 +87,7 @@ class Sequencer:
         reading = asyncio.create_task(
             published_checkpoints(self.bootstrap_servers, self.checkpoint_topic, self.writer)
         )
-        consumer = AIOKafkaConsumer(
+        consumer = new_consumer(
             bootstrap_servers=self.bootstrap_servers,
             group_id=self.group,
             enable_auto_commit=False,

@@ -52,6 +52,7 @@ from salur_contracts.cloudevents import (
     decode,
 )
 from salur_kit.eventstore import postgres_env
+from salur_kit.kafka import new_consumer
 
 from salur_matching.application import MatchingApplication
 from salur_matching.bootstrap import INPUT_TOPICS
@@ -163,7 +164,7 @@ async def records_from_zero(
 ) -> AsyncIterator[tuple[dict[TopicPartition, int], list[ConsumerRecord[bytes, bytes]]]]:
     """Batches of records of every partition, from the beginning to the end seen at start."""
     # Without a group, a subscribed consumer is assigned every partition of its topics.
-    consumer = AIOKafkaConsumer(
+    consumer = new_consumer(
         *topics,
         bootstrap_servers=bootstrap,
         group_id=None,
@@ -426,9 +427,7 @@ def _copy(
 
 async def commit_group(bootstrap: str, group: str, positions: dict[TopicPartition, int]) -> None:
     """Let the service's consumer group resume right after what the rebuild read."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
+    consumer = new_consumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         inputs = {tp: offset for tp, offset in positions.items() if tp.topic != OWN_TOPIC}
