@@ -18,7 +18,7 @@ from salur_kit.http import InMemoryIdempotencyStore, create_api
 from salur_kit.kafka import new_producer
 from salur_kit.runtime import supervise, token_verifier
 
-from salur_audit import ledger, signing
+from salur_audit import leader, ledger, signing
 from salur_audit.api import router
 from salur_audit.sequencer import Sequencer
 from salur_audit.settings import CONSUMER_GROUP, AuditSettings
@@ -50,6 +50,9 @@ def build_api(settings: AuditSettings) -> FastAPI:
     )
     stopping = asyncio.Event()
 
+    async def lead(stopping: asyncio.Event) -> None:
+        await leader.while_leader(settings.writer_url, stopping, sequencer.run)
+
     async def postgres_ready() -> None:
         async with read_pool.connection() as conn:
             await conn.execute("SELECT 1")
@@ -61,7 +64,8 @@ def build_api(settings: AuditSettings) -> FastAPI:
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
         await read_pool.open()
         await producer.start()
-        task = asyncio.create_task(supervise("sequencer", sequencer.run, stopping))
+        # One sequencer among the replicas (leader.py); the others serve HTTP and wait.
+        task = asyncio.create_task(supervise("sequencer", lead, stopping))
         try:
             yield
         finally:
