@@ -13,6 +13,8 @@ from typing import Any
 
 import psycopg
 import pytest
+from salur_audit import ledger
+from salur_audit.settings import WRITER_ROLE
 from salur_kit.auth import Principal, Role
 from salur_kit.eventstore import postgres_env
 from salur_kit.projection import ProjectionRunner
@@ -117,3 +119,18 @@ async def test_replicas_catching_up_at_once_project_each_event_once(
     with psycopg.connect(fresh_database_url) as conn:
         rows = conn.execute("SELECT count(*), count(DISTINCT (originator, version)) FROM seen")
         assert rows.fetchone() == (stored, stored)
+
+
+async def test_audit_replicas_starting_at_once_migrate_the_ledger_without_colliding(
+    fresh_database_url: str,
+) -> None:
+    # Every start migrates (tables, triggers, grants), so it matters on restarts too.
+    for _ in range(3):
+        await asyncio.gather(
+            *(asyncio.to_thread(ledger.migrate, fresh_database_url, WRITER_ROLE) for _ in range(4))
+        )
+    with psycopg.connect(fresh_database_url) as conn:
+        tables = conn.execute(
+            "SELECT count(*) FROM pg_tables WHERE tablename = ANY(%s)", [list(ledger.TABLES)]
+        ).fetchone()
+    assert tables == (len(ledger.TABLES),)

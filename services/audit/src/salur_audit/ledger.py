@@ -25,6 +25,7 @@ from salur_audit.verifier import Checkpoint
 
 TABLES = ("audit_entries", "audit_nodes", "audit_checkpoints", "audit_publications")
 WRITER_LOCK = 0x5A1A_0D17  # pg_advisory_xact_lock key of the one ledger writer
+MIGRATION_LOCK = 0x5A1A_0D18  # replicas starting together migrate one after another
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_entries (
@@ -100,6 +101,9 @@ def migrate(owner_url: str, writer_role: str) -> None:
     with psycopg.connect(owner_url, autocommit=True) as conn:
         _ensure_role(conn, writer_role)
         with conn.transaction():
+            # Concurrent CREATE ... IF NOT EXISTS, GRANT and REVOKE collide in the catalogs
+            # (duplicate pg_type rows, "tuple concurrently updated"): one at a time.
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", [MIGRATION_LOCK])
             conn.execute(SCHEMA)
             for table in TABLES:
                 conn.execute(
