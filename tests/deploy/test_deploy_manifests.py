@@ -225,6 +225,14 @@ def test_the_namespace_enforces_the_restricted_profile(overlay: str) -> None:
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
+def test_the_readme_installs_strimzi_so_its_pods_pass_the_restricted_namespace() -> None:
+    # Strimzi's default pod security provider is "baseline"; the namespace enforces
+    # "restricted", so the Kafka pods start only with the restricted provider.
+    readme = (DEPLOY / "README.md").read_text()
+    assert "extraEnvs[0].name=STRIMZI_POD_SECURITY_PROVIDER_CLASS" in readme
+    assert "extraEnvs[0].value=restricted" in readme
+
+
 def test_every_container_has_probes_requests_and_limits(overlay: str) -> None:
     for name, _, container in containers(overlay):
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", name
