@@ -82,11 +82,17 @@ class LogFollower:
             position = await load_position()
             try:
                 while not stopping.is_set():
+                    # Every NOTIFY received so far is for an event this read will see, so
+                    # none of them needs a read of its own afterwards.
+                    await self._discard_notifies(c)
                     batch = await self.read_after(position)
                     if batch:
                         await handle(batch, c)
                         position = batch[-1].id
-                        continue
+                        if len(batch) == self.batch_size:
+                            continue
+                        # A short batch was everything stored when it was read; what was
+                        # stored since has NOTIFYed since, so wait rather than read again.
                     if when_idle is not None:
                         await when_idle()
                     await self._wait_for_notify(c, stopping)
@@ -113,6 +119,11 @@ class LogFollower:
         )
         row = await cur.fetchone()
         return bool(row and row[0])
+
+    async def _discard_notifies(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Consume the NOTIFYs already received (or waiting on the socket) without waiting."""
+        async for _ in conn.notifies(timeout=0):
+            pass
 
     async def _wait_for_notify(
         self, conn: psycopg.AsyncConnection[Any], stopping: asyncio.Event
