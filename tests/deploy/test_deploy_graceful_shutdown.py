@@ -1,0 +1,185 @@
+"""Graceful shutdown of a consuming service: SIGTERM in the middle of a stream of events.
+
+Kubernetes stops a pod with SIGTERM and kills it `terminationGracePeriodSeconds` later. A
+service that consumes must by then have stopped, with its consumer group's committed
+offsets matching what it applied: everything below a committed offset applied (nothing
+lost when another replica or the next pod resumes there), and everything it applied below
+the committed offset (no applied work left to be redelivered). Planning, consuming the
+registry's events, is stopped while BKM registrations are still arriving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from salur_kit.auth import Role
+from salur_kit.devtokens import ensure_issuer
+from salur_kit.eventstore import postgres_env
+from salur_kit.testing.kafka import end_offsets
+from salur_kit.testing.platform import running_platform
+from salur_planning.application import PlanningApplication
+
+pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
+
+ROOT = Path(__file__).resolve().parents[2]
+TOPIC = "salur.registry.events.v1"
+SOURCE = "/salur/registry"
+BKMS = 160
+Record = tuple[TopicPartition, int, str, str, int]  # partition, offset, source, subject, version
+
+
+def pod_timing() -> tuple[int, int]:
+    """terminationGracePeriodSeconds and the preStop delay of planning's Deployment."""
+    deployment = yaml.safe_load((ROOT / "deploy/base/planning/deployment.yaml").read_text())
+    pod = deployment["spec"]["template"]["spec"]
+    pre_stop = pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
+    return int(pod["terminationGracePeriodSeconds"]), int(pre_stop)
+
+
+def register(client: httpx.Client, url: str, n: int) -> str:
+    response = client.post(
+        f"{url}/bkms",
+        json={
+            "name": f"BKM Berhenti {n}",
+            "region_code": f"32.73.03.{1000 + n:04d}",
+            "address": "Jl. Dago 2",
+            "legal_deed_number": f"AHU-{uuid.uuid4().hex[:12]}",
+            "founded_on": "2013-04-05",
+        },
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["bkm_id"])
+
+
+async def our_records(
+    bootstrap: str, start: dict[TopicPartition, int], subjects: set[str]
+) -> list[Record]:
+    """Where each of our BKMs' events landed on the registry topic."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    found: list[Record] = []
+    try:
+        consumer.assign(list(start))
+        for partition, offset in start.items():
+            consumer.seek(partition, offset)
+        while len(found) < len(subjects) and (batch := await consumer.getmany(timeout_ms=3000)):
+            for partition, messages in batch.items():
+                for m in messages:
+                    headers = {k: v.decode() for k, v in m.headers}
+                    if headers["ce_subject"] in subjects:
+                        found.append(
+                            (
+                                partition,
+                                m.offset,
+                                headers["ce_source"],
+                                headers["ce_subject"],
+                                int(headers["ce_aggregateversion"]),
+                            )
+                        )
+    finally:
+        await consumer.stop()
+    return found
+
+
+async def committed(bootstrap: str, group: str) -> dict[TopicPartition, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    return {tp: meta.offset for tp, meta in offsets.items() if tp.topic == TOPIC}
+
+
+def applied(database_url: str, group: str, records: list[Record]) -> set[Record]:
+    """Those of `records` planning has applied (their tracking record is stored)."""
+    app = PlanningApplication(postgres_env(database_url))
+    try:
+        return {r for r in records if app.recorder.has_tracking_id(f"{group}:{r[2]}:{r[3]}", r[4])}
+    finally:
+        app.close()
+
+
+def applied_subjects(database_url: str, group: str, subjects: set[str]) -> int:
+    """How many of our BKMs' registrations (version 1) planning has applied."""
+    app = PlanningApplication(postgres_env(database_url))
+    try:
+        return sum(
+            app.recorder.has_tracking_id(f"{group}:{SOURCE}:{subject}", 1) for subject in subjects
+        )
+    finally:
+        app.close()
+
+
+def test_a_consuming_service_stops_within_the_grace_period_with_its_positions_committed(
+    postgres_admin_url: str, kafka_bootstrap_servers: str, tmp_path: Path
+) -> None:
+    bootstrap = kafka_bootstrap_servers
+    issuer = ensure_issuer(tmp_path / "issuer")
+    token = issuer.token(role=Role.facilitator, subject="fac", region="32.73")
+    grace, pre_stop = pod_timing()
+    with running_platform(
+        postgres_admin_url=postgres_admin_url,
+        kafka_bootstrap_servers=bootstrap,
+        jwks_path=issuer.jwks_path,
+        logs=tmp_path / "logs",
+        audit_signing_key=tmp_path / "unused.pem",
+        audit_checkpoint_topic="unused",
+        database_prefix="shutdown",
+        group_prefix="shutdown",
+        services=("registry", "planning"),
+    ) as platform:
+        group = f"{platform.consumer_group_prefix}planning"
+        planning = platform.processes["planning"]
+        planning_db = platform.database_urls["planning"]
+        start = asyncio.run(end_offsets(bootstrap, [TOPIC]))
+        with (
+            httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=20) as client,
+            ThreadPoolExecutor(8) as pool,
+        ):
+            sending = [
+                pool.submit(register, client, platform.urls["registry"], n) for n in range(BKMS)
+            ]
+            # SIGTERM once planning is well into the stream, with more still coming.
+            subjects: set[str] = set()
+            deadline = time.monotonic() + 120
+            while True:
+                assert time.monotonic() < deadline, "planning never applied a third"
+                subjects |= {f.result() for f in sending if f.done()}
+                if applied_subjects(planning_db, group, subjects) >= BKMS // 3:
+                    break
+                time.sleep(0.2)
+            planning.send_signal(signal.SIGTERM)
+            stopped = time.monotonic()
+            code = planning.wait(timeout=grace)
+            shutdown = time.monotonic() - stopped
+            subjects = {f.result() for f in sending}
+        records = asyncio.run(our_records(bootstrap, start, subjects))
+        assert len(records) == BKMS, "every registration reached the topic"
+        positions = asyncio.run(committed(bootstrap, group))
+        done = applied(planning_db, group, records)
+        log = (platform.logs / "planning.log").read_text()
+
+    assert code in (0, -signal.SIGTERM)
+    assert shutdown < grace - pre_stop, f"{shutdown:.1f}s"
+    assert "background loop failed" not in log
+    below = {r for r in records if r[1] < positions.get(r[0], start[r[0]])}
+    assert below <= done, "everything below a committed offset was applied"
+    assert done <= below, "everything applied was committed before the exit"
+    assert 0 < len(done) < BKMS, "stopped in the middle of the stream"
+    print(
+        f"graceful shutdown: planning exited {shutdown:.2f}s after SIGTERM with "
+        f"{len(done)}/{BKMS} of the stream applied and committed"
+    )
