@@ -262,6 +262,43 @@ def test_each_service_runs_on_its_port_with_its_own_database_and_kafka_user(over
         assert svc_port["targetPort"] == "http"
 
 
+def settings_read() -> set[str]:
+    """The environment variables the services read through their settings classes."""
+    from pydantic_settings import BaseSettings
+    from salur_audit.settings import AuditSettings
+    from salur_kit.kafka import KafkaSecurity
+    from salur_kit.settings import ServiceSettings
+
+    classes: list[type[BaseSettings]] = [ServiceSettings, KafkaSecurity, AuditSettings]
+    return {
+        str(field.validation_alias)
+        for cls in classes
+        for field in cls.model_fields.values()
+        if field.validation_alias
+    }
+
+
+# libpq reads these itself (psycopg passes the environment through).
+LIBPQ = {"PGSSLMODE", "PGSSLROOTCERT"}
+
+
+def test_every_variable_given_to_a_container_is_one_the_service_reads(overlay: str) -> None:
+    read = settings_read() | LIBPQ
+    config_maps = {c["metadata"]["name"]: c["data"] for c in of_kind(overlay, "ConfigMap")}
+    for name, _, container in containers(overlay):
+        given = {
+            k for ref in container["envFrom"] for k in config_maps[ref["configMapRef"]["name"]]
+        }
+        given |= {e["name"] for e in container["env"]}
+        # Variables only composed into others, e.g. DATABASE_URL from $(DATABASE_HOST).
+        composed = {
+            var for e in container["env"] for var in re.findall(r"\$\((\w+)\)", e.get("value", ""))
+        }
+        assert composed <= given, (name, composed - given)
+        assert not given - read - composed, (name, sorted(given - read - composed))
+        assert {"SALUR_SERVICE", "DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "HTTP_PORT"} <= given
+
+
 def uvicorn_shutdown_seconds() -> int:
     """The graceful-shutdown timeout the kit's `serve` gives uvicorn."""
     source = (ROOT / "services/kit/src/salur_kit/runtime.py").read_text()
