@@ -19,6 +19,10 @@ class UnknownEventTypeError(LookupError):
         self.event_type = event_type
 
 
+# Each event class's type name, worked out once (see `IntegrationEvent.event_type`).
+_EVENT_TYPES: dict[type[IntegrationEvent], str] = {}
+
+
 class IntegrationEvent(BaseModel):
     """A fact one service publishes for anyone to consume; frozen, closed, versioned.
 
@@ -47,8 +51,12 @@ class IntegrationEvent(BaseModel):
     @classmethod
     def event_type(cls) -> str:
         """`salur.<service>.<Name>.v<N>`; a `V<N>` class-name suffix is not repeated."""
-        name = cls.__name__.removesuffix(f"V{cls.version}")
-        return f"salur.{cls.source_service}.{name}.v{cls.version}"
+        # Asked for every event relayed and consumed; a class's answer never changes.
+        known = _EVENT_TYPES.get(cls)
+        if known is None:
+            name = cls.__name__.removesuffix(f"V{cls.version}")
+            known = _EVENT_TYPES[cls] = f"salur.{cls.source_service}.{name}.v{cls.version}"
+        return known
 
     @classmethod
     def topic(cls) -> str:

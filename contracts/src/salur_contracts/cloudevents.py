@@ -96,14 +96,15 @@ def new_envelope(
     traceparent: str | None = None,
 ) -> Envelope:
     """Wrap an event, deriving type, source, subject and dataschema from its class."""
+    event_type = data.event_type()
     return Envelope(
         id=id or str(uuid.uuid4()),
         source=source_for(data),
-        type=data.event_type(),
+        type=event_type,
         subject=data.subject,
         time=time or dt.datetime.now(dt.UTC),
         data=data,
-        dataschema=dataschema_for(data.event_type()),
+        dataschema=dataschema_for(event_type),
         aggregate_version=aggregate_version,
         traceparent=traceparent,
     )

@@ -12,6 +12,7 @@ because the Kafka key is the aggregate id.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from salur_kit.eventstore import ServiceApplication
 from salur_kit.follower import LogFollower
 
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c1f5e-5a1a-4c55-9a43-3c1b2f1d0a11")
+_NAMESPACE_BYTES = EVENT_ID_NAMESPACE.bytes
 ToIntegration = Callable[[Any], IntegrationEvent | None]
 
 
@@ -40,8 +42,17 @@ class Sender(Protocol):
 
 
 def event_id(originator_id: uuid.UUID | str, originator_version: int) -> str:
-    """Stable CloudEvent id: a re-relayed event carries the same id as the first time."""
-    return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{originator_id}:{originator_version}"))
+    """Stable CloudEvent id: a re-relayed event carries the same id as the first time.
+
+    `str(uuid.uuid5(EVENT_ID_NAMESPACE, "<id>:<version>"))`, computed without building a
+    `UUID` object, which costs most of uuid5's time and is paid for every relayed event.
+    """
+    name = f"{originator_id}:{originator_version}".encode()
+    raw = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name, usedforsecurity=False).digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 @dataclass
