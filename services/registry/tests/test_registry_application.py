@@ -163,6 +163,39 @@ class TestAuthorisation:
         own = uuid4()
         assert register(app, by=operator(own), bkm_id=own) == own
 
+    def test_an_id_already_registered_is_refused_and_the_first_registration_stands(
+        self, app: RegistryApplication
+    ) -> None:
+        own = uuid4()
+        register(app, by=operator(own), bkm_id=own)
+        with pytest.raises(ConflictError) as refused:
+            register(app, by=operator(own), bkm_id=own)
+        assert refused.value.rule == "unique-id"
+        assert app.get_bkm(own).version == 1
+        partner_id = uuid4()
+        app.register_partner(
+            officer(partner_id),
+            partner_id=partner_id,
+            kind="company_csr",
+            name="PT Contoh",
+            contact_name="Rina",
+            contact_email="rina@contoh.co.id",
+            contact_phone="+62 22 7654321",
+            regions_of_operation=("32.73",),
+        )
+        with pytest.raises(ConflictError, match="already registered"):
+            app.register_partner(
+                officer(partner_id),
+                partner_id=partner_id,
+                kind="company_csr",
+                name="PT Lain",
+                contact_name="Budi",
+                contact_email="budi@lain.co.id",
+                contact_phone="+62 22 1111111",
+                regions_of_operation=("32.73",),
+            )
+        assert app.get_partner(partner_id).name == "PT Contoh"
+
     def test_an_operator_cannot_touch_another_bkm(self, app: RegistryApplication) -> None:
         bkm_id = register(app)
         with pytest.raises(ForbiddenError):

@@ -40,8 +40,11 @@ class RegistryApplication(ServiceApplication):
                 )
         else:
             principal.require_facilitator_for(region_code)
-        bkm_id = bkm_id or uuid4()
-        self._refuse_existing(bkm_id, "BKM")
+        if bkm_id is None:
+            # A fresh uuid4 is new by construction; only an id the caller chose can clash.
+            bkm_id = uuid4()
+        else:
+            self._refuse_existing(bkm_id, "BKM")
         bkm = Bkm(
             id=bkm_id,
             name=name,
@@ -142,8 +145,10 @@ class RegistryApplication(ServiceApplication):
         else:
             principal.require_role(Role.facilitator)
             _require_overlap(principal, regions_of_operation)
-        partner_id = partner_id or uuid4()
-        self._refuse_existing(partner_id, "partner")
+        if partner_id is None:
+            partner_id = uuid4()  # new by construction, as for a BKM
+        else:
+            self._refuse_existing(partner_id, "partner")
         partner = Partner(
             id=partner_id,
             kind=kind,
