@@ -1,11 +1,14 @@
-"""Graceful shutdown of a consuming service: SIGTERM in the middle of a stream of events.
+"""Graceful shutdown on SIGTERM: of a consuming service in the middle of a stream of events,
+and of an HTTP service in the middle of requests.
 
 Kubernetes stops a pod with SIGTERM and kills it `terminationGracePeriodSeconds` later. A
 service that consumes must by then have stopped, with its consumer group's committed
 offsets matching what it applied: everything below a committed offset applied (nothing
 lost when another replica or the next pod resumes there), and everything it applied below
 the committed offset (no applied work left to be redelivered). Planning, consuming the
-registry's events, is stopped while BKM registrations are still arriving.
+registry's events, is stopped while BKM registrations are still arriving. The registry is
+stopped while registrations are being sent: each request is answered 201 (and its event
+stored and published before the exit) or never runs; none fails half-way.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from salur_kit.eventstore import postgres_env
 from salur_kit.testing.kafka import end_offsets
 from salur_kit.testing.platform import running_platform
 from salur_planning.application import PlanningApplication
+from salur_registry.application import RegistryApplication
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -182,4 +186,73 @@ def test_a_consuming_service_stops_within_the_grace_period_with_its_positions_co
     print(
         f"graceful shutdown: planning exited {shutdown:.2f}s after SIGTERM with "
         f"{len(done)}/{BKMS} of the stream applied and committed"
+    )
+
+
+def register_once(url: str, token: str, n: int) -> str | None:
+    """One registration on a connection of its own: the BKM id, or None if the server
+    refused the connection or closed it without answering (the request never ran)."""
+    try:
+        with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+            return register(client, url, 1000 + n)
+    except (httpx.ConnectError, httpx.RemoteProtocolError):
+        return None
+
+
+def stored_bkms(database_url: str) -> set[str]:
+    app = RegistryApplication(postgres_env(database_url))
+    try:
+        return {str(n.originator_id) for n in app.recorder.select_notifications(1, 1_000_000)}
+    finally:
+        app.close()
+
+
+def test_sigterm_during_requests_finishes_those_accepted_and_publishes_them(
+    postgres_admin_url: str, kafka_bootstrap_servers: str, tmp_path: Path
+) -> None:
+    issuer = ensure_issuer(tmp_path / "issuer")
+    token = issuer.token(role=Role.facilitator, subject="fac", region="32.73")
+    grace, pre_stop = pod_timing()
+    with running_platform(
+        postgres_admin_url=postgres_admin_url,
+        kafka_bootstrap_servers=kafka_bootstrap_servers,
+        jwks_path=issuer.jwks_path,
+        logs=tmp_path / "logs",
+        audit_signing_key=tmp_path / "unused.pem",
+        audit_checkpoint_topic="unused",
+        database_prefix="shutdown",
+        group_prefix="shutdown",
+        services=("registry",),
+    ) as platform:
+        registry, url = platform.processes["registry"], platform.urls["registry"]
+        start = asyncio.run(end_offsets(kafka_bootstrap_servers, [TOPIC]))
+        with ThreadPoolExecutor(12) as pool, ThreadPoolExecutor(1) as watcher:
+            sending = [pool.submit(register_once, url, token, n) for n in range(240)]
+            while sum(f.done() for f in sending) < 30:
+                time.sleep(0.01)
+            # No preStop delay here: requests keep coming after SIGTERM, a harder case
+            # than on Kubernetes, where the pod has left the Service's endpoints by then.
+            registry.send_signal(signal.SIGTERM)
+            stopped = time.monotonic()
+            exiting = watcher.submit(lambda: (registry.wait(timeout=grace), time.monotonic()))
+            # A request either completes (201) or never runs (refused, or its connection
+            # closed unanswered); an error response would raise in register_once.
+            outcomes = [f.result() for f in sending]
+            code, exited = exiting.result()
+        shutdown = exited - stopped
+        accepted = {bkm for bkm in outcomes if bkm is not None}
+        stored = stored_bkms(platform.database_urls["registry"])
+        records = asyncio.run(our_records(kafka_bootstrap_servers, start, accepted))
+        log = (platform.logs / "registry.log").read_text()
+
+    assert code in (0, -signal.SIGTERM)
+    assert shutdown < grace - pre_stop, f"{shutdown:.1f}s"
+    assert "background loop failed" not in log
+    assert 30 <= len(accepted) < 240, "stopped in the middle of the requests"
+    assert stored == accepted, "what was answered 201 is stored, and nothing else"
+    assert {r[3] for r in records} == accepted, "every accepted registration was published"
+    print(
+        f"graceful shutdown: the registry exited {shutdown:.2f}s after SIGTERM; "
+        f"{len(accepted)} registrations accepted, all stored and published; "
+        f"{240 - len(accepted)} never ran"
     )
