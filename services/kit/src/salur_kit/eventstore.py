@@ -17,7 +17,12 @@ from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 import psycopg
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    project_aggregate,
+)
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     IntegrityError,
@@ -165,12 +170,28 @@ class ServiceApplication(Application[UUID]):
     def load(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
         """Get an aggregate, turning the library's error into the platform's 404."""
         try:
-            aggregate: Aggregate = self.repository.get(aggregate_id)
+            if self._may_have_snapshots(cls):
+                aggregate: Aggregate | None = self.repository.get(aggregate_id)
+            else:
+                # The repository would first ask the snapshot table, one more round trip
+                # per load, for a kind of aggregate that is never snapshotted.
+                events = self.repository.event_store.get(originator_id=aggregate_id)
+                aggregate = project_aggregate(None, events)
         except AggregateNotFoundError:
-            raise NotFoundError(f"{what} {aggregate_id} does not exist") from None
+            aggregate = None
         if not isinstance(aggregate, cls):
             raise NotFoundError(f"{what} {aggregate_id} does not exist")
         return aggregate
+
+    def _may_have_snapshots(self, cls: type[Aggregate]) -> bool:
+        """Whether an aggregate loaded as `cls` can have snapshots: with snapshotting on,
+        only the classes named in `snapshotting_intervals` (or their bases) are snapshotted,
+        unless there are no intervals, when any could be."""
+        if self.snapshots is None:
+            return False
+        if not self.snapshotting_intervals:
+            return True
+        return any(issubclass(snapshotted, cls) for snapshotted in self.snapshotting_intervals)
 
     @staticmethod
     def check_version(aggregate: Aggregate, expected_version: int | None) -> None:
