@@ -233,6 +233,17 @@ def test_the_readme_installs_strimzi_so_its_pods_pass_the_restricted_namespace()
     assert "extraEnvs[0].value=restricted" in readme
 
 
+def test_the_readme_pins_a_strimzi_release_that_serves_the_manifests_api() -> None:
+    # Strimzi 1.0 dropped v1beta2 (only v1 is served); 0.51 is the last to serve both.
+    strimzi = {r["apiVersion"] for r in render("production") if ".strimzi.io/" in r["apiVersion"]}
+    assert strimzi == {"kafka.strimzi.io/v1beta2"}
+    readme = (DEPLOY / "README.md").read_text()
+    (line,) = [ln for ln in readme.splitlines() if "helm install strimzi" in ln]
+    found = re.search(r"--version (\d+)\.(\d+)\.(\d+)", line)
+    assert found, "the Strimzi chart version is pinned"
+    assert (int(found[1]), int(found[2])) <= (0, 51)
+
+
 def test_every_container_has_probes_requests_and_limits(overlay: str) -> None:
     for name, _, container in containers(overlay):
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", name
