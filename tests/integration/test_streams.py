@@ -152,7 +152,11 @@ class Recorder:
         if isinstance(data, BkmSuspended) and data.reason == "flaky" and self.flaky_failures < 2:
             self.flaky_failures += 1
             raise ConnectionError("database briefly unavailable")
-        self.tracked.add((tracking.application_name, tracking.notification_id))
+        position = (tracking.application_name, tracking.notification_id)
+        if position in self.tracked:
+            # As a recorder does: the tracking row of a repeat is already there.
+            raise IntegrityError(f"{position} is already tracked")
+        self.tracked.add(position)
         self.applied.append(envelope.subject)
 
 

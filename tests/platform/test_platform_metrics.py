@@ -16,7 +16,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import OffsetAndMetadata
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 from salur_contracts.base import example_event
 from salur_contracts.cloudevents import Envelope, encode, new_envelope
 from salur_contracts.registry import BkmRegistered
@@ -50,7 +50,10 @@ class Remembered:
         return (tracking.application_name, tracking.notification_id) in self.seen
 
     def apply(self, envelope: Envelope, tracking: Tracking) -> None:
-        self.seen.add((tracking.application_name, tracking.notification_id))
+        position = (tracking.application_name, tracking.notification_id)
+        if position in self.seen:
+            raise IntegrityError(f"{position} is already tracked")  # as a recorder does
+        self.seen.add(position)
 
 
 async def scrape(http: httpx.AsyncClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

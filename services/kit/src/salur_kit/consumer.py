@@ -176,13 +176,21 @@ class TrackedConsumer:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 # One hop to a worker thread per attempt: the check and the effect are
-                # both blocking Postgres calls.
-                outcome = await asyncio.to_thread(self._apply_once, envelope, tracking)
+                # both blocking Postgres calls. The first attempt skips the check: a repeat
+                # fails on its tracking row when saved (IntegrityError), and the check
+                # then comes with the next attempt.
+                outcome = await asyncio.to_thread(
+                    self._apply_once, envelope, tracking, check_first=attempt > 1
+                )
             except IntegrityError:
                 # Either a repeat that raced us, or a concurrent write to the same
                 # aggregate; the next attempt tells which.
                 continue
             except SalurError as error:
+                # A repeat may break a rule its first delivery changed the state for.
+                if await asyncio.to_thread(self.effects.is_processed, tracking):
+                    self.stats.duplicates += 1
+                    return Outcome.DUPLICATE
                 return await self._dead_letter(key, value, headers, where, error, attempt)
             except Exception as error:
                 if attempt == self.max_attempts:
@@ -201,8 +209,8 @@ class TrackedConsumer:
         exhausted = RuntimeError("conflicting concurrent writes on every attempt")
         return await self._dead_letter(key, value, headers, where, exhausted, self.max_attempts)
 
-    def _apply_once(self, envelope: Envelope, tracking: Tracking) -> Outcome:
-        if self.effects.is_processed(tracking):
+    def _apply_once(self, envelope: Envelope, tracking: Tracking, *, check_first: bool) -> Outcome:
+        if check_first and self.effects.is_processed(tracking):
             self.stats.duplicates += 1
             return Outcome.DUPLICATE
         self.effects.apply(envelope, tracking)
