@@ -1,8 +1,9 @@
 """The Kubernetes manifests, as kustomize renders them for each overlay, checked offline.
 
 Every rendered resource validates against the Kubernetes schemas (kubernetes-validate) or,
-for Strimzi and CloudNativePG resources, against the CRD schema excerpts kept in
-deploy/schemas; then the properties a deployment engineer relies on are asserted: the
+for Strimzi and CloudNativePG resources, against the operators' published CRD schemas kept
+in deploy/schemas (deploy/schemas/fetch.py re-fetches them; deploy_crd_schema applies them
+as the API server does); then the properties a deployment engineer relies on are asserted: the
 restricted Pod Security profile, probes and limits, default-deny networking, Kafka ACLs
 per the consume/produce table, and no secret values in the repository.
 """
@@ -17,6 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import deploy_crd_schema
 import jsonschema  # type: ignore[import-untyped]
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
@@ -105,11 +107,17 @@ def containers(overlay: str) -> Iterator[tuple[str, Resource, Resource]]:
             yield deployment["metadata"]["name"], pod, container
 
 
+@cache
+def crd_schema(api_version: str, kind: str) -> Resource:
+    """The operator's published schema of that kind, as deploy/schemas/fetch.py stored it."""
+    document: Resource = json.loads(
+        (DEPLOY / "schemas" / CRD_SCHEMAS[(api_version, kind)]).read_text()
+    )
+    return document
+
+
 def crd_validator(api_version: str, kind: str) -> jsonschema.protocols.Validator:
-    schema = json.loads((DEPLOY / "schemas" / CRD_SCHEMAS[(api_version, kind)]).read_text())
-    validator_class = jsonschema.validators.validator_for(schema)
-    validator_class.check_schema(schema)
-    return validator_class(schema)
+    return deploy_crd_schema.validator(crd_schema(api_version, kind))
 
 
 @pytest.fixture(params=OVERLAYS)
@@ -173,6 +181,13 @@ def test_the_kubernetes_validation_refuses_a_misspelt_field() -> None:
         ("Kafka", "salur", ("kafka", "listeners", 0, "name"), "TLS-Listener"),
         ("Cluster", "salur-postgres", ("instances",), 0),
         ("Database", "salur-audit", ("name",), "postgres"),
+        # wrong types
+        ("KafkaTopic", "salur-registry-events-v1", ("replicas",), "3"),
+        ("KafkaNodePool", "dual-role", ("replicas",), "three"),
+        ("Kafka", "salur", ("kafka", "listeners", 0, "port"), "9093"),
+        ("Cluster", "salur-postgres", ("storage", "size"), 50),
+        ("Cluster", "salur-postgres", ("postgresql", "parameters", "max_connections"), 500),
+        ("Database", "salur-audit", ("cluster",), "salur-postgres"),
     ],
 )
 def test_the_crd_schemas_refuse_a_wrong_value(
@@ -187,10 +202,64 @@ def test_the_crd_schemas_refuse_a_wrong_value(
     assert list(validator.iter_errors(resource)), f"{kind} accepted {path}={bad!r}"
 
 
-def test_the_crd_schemas_refuse_a_field_they_do_not_know() -> None:
-    user = json.loads(json.dumps(named("production", "KafkaUser", "salur-audit")))
-    user["spec"]["authorization"]["acl"] = user["spec"]["authorization"].pop("acls")
-    assert list(crd_validator(user["apiVersion"], "KafkaUser").iter_errors(user))
+@pytest.mark.parametrize(
+    ("kind", "name", "path", "misspelt"),
+    [
+        ("KafkaUser", "salur-audit", ("authorization",), ("acls", "acl")),
+        ("KafkaTopic", "salur-registry-events-v1", (), ("partitions", "partition")),
+        ("Kafka", "salur", ("kafka",), ("listeners", "listener")),
+        ("KafkaNodePool", "dual-role", (), ("roles", "role")),
+        ("Cluster", "salur-postgres", ("postgresql",), ("parameters", "parameter")),
+        ("Database", "salur-audit", (), ("databaseReclaimPolicy", "reclaimPolicy")),
+    ],
+)
+def test_the_crd_schemas_refuse_a_field_they_do_not_know(
+    kind: str, name: str, path: tuple[str, ...], misspelt: tuple[str, str]
+) -> None:
+    # The published schemas declare no additionalProperties there: the API server's strict
+    # field validation (kubectl's default) refuses the misspelt field instead of pruning it.
+    resource = json.loads(json.dumps(named("production", kind, name)))
+    target = resource["spec"]
+    for step in path:
+        target = target[step]
+    right, wrong = misspelt
+    target[wrong] = target.pop(right)
+    messages = [
+        e.message for e in crd_validator(resource["apiVersion"], kind).iter_errors(resource)
+    ]
+    assert any(f"'{wrong}' was unexpected" in m for m in messages), messages
+
+
+def test_the_crd_schemas_accept_any_key_where_the_operator_preserves_unknown_fields() -> None:
+    # Kafka and topic settings are free-form in the published schemas
+    # (x-kubernetes-preserve-unknown-fields); the operator checks them itself.
+    topic = json.loads(json.dumps(named("production", "KafkaTopic", "salur-registry-events-v1")))
+    topic["spec"].setdefault("config", {})["segment.bytes"] = 1073741824
+    kafka = json.loads(json.dumps(named("production", "Kafka", "salur")))
+    kafka["spec"]["kafka"].setdefault("config", {})["auto.create.topics.enable"] = False
+    for resource in (topic, kafka):
+        validator = crd_validator(resource["apiVersion"], resource["kind"])
+        assert not list(validator.iter_errors(resource)), resource["kind"]
+
+
+def test_the_crd_schemas_are_the_operators_published_ones_at_the_readme_pins() -> None:
+    readme = (DEPLOY / "README.md").read_text()
+    (helm,) = [ln for ln in readme.splitlines() if "helm install strimzi" in ln]
+    strimzi = re.search(r"--version (\d+\.\d+\.\d+)", helm)
+    cnpg = re.search(r"CloudNativePG\*\* (\d+\.\d+) or newer", readme)
+    assert strimzi, "deploy/README.md pins the Strimzi chart"
+    assert cnpg, "deploy/README.md names the oldest CloudNativePG release it supports"
+    for (api_version, kind), file in CRD_SCHEMAS.items():
+        source = crd_schema(api_version, kind)["source"]
+        assert f"{source['group']}/{source['version']}" == api_version, file
+        assert source["kind"] == kind, file
+        assert re.fullmatch(r"[0-9a-f]{64}", source["sha256"]), file
+        if source["group"] == "kafka.strimzi.io":
+            assert source["artifact"] == f"io.strimzi:api:{strimzi[1]}:jar:tests", file
+        else:
+            # The oldest release the README supports, so no newer field slips in.
+            module = "github.com/cloudnative-pg/cloudnative-pg"
+            assert source["artifact"].startswith(f"{module}@v{cnpg[1]}."), file
 
 
 # --- pods -----------------------------------------------------------------------------
