@@ -107,6 +107,7 @@ def download(artifact: Artifact, into: Path) -> Path:
                 "mvn",
                 "-q",
                 "-B",
+                "-Dstyle.color=never",
                 "dependency:copy",
                 f"-Dartifact={artifact.coordinates}",
                 f"-DoutputDirectory={into}",
