@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -49,6 +49,25 @@ class LogFollower:
             inclusive_of_start=False,
         )
 
+    async def batches_after(self, position: int) -> AsyncGenerator[Sequence[Notification], None]:
+        """Each batch stored after `position`, in order, until a short one (everything
+        stored when it was read). While a full batch is being handled, the next one is
+        already being read: catching up after a stop is not one round trip per batch slower
+        than it need be. Close it (`contextlib.aclosing`) when leaving early."""
+        batch = await self.read_after(position)
+        ahead: asyncio.Future[Sequence[Notification]] | None = None
+        try:
+            while batch:
+                if len(batch) == self.batch_size:
+                    ahead = asyncio.ensure_future(self.read_after(batch[-1].id))
+                yield batch
+                if ahead is None:
+                    return
+                batch, ahead = await ahead, None
+        finally:
+            if ahead is not None:
+                ahead.cancel()
+
     async def newest(self) -> int:
         return await asyncio.to_thread(self.app.recorder.max_notification_id) or 0
 
@@ -82,17 +101,16 @@ class LogFollower:
             position = await load_position()
             try:
                 while not stopping.is_set():
-                    # Every NOTIFY received so far is for an event this read will see, so
-                    # none of them needs a read of its own afterwards.
+                    # Every NOTIFY received so far is for an event these reads will see, so
+                    # none of them needs a read of its own afterwards; and what is stored
+                    # after the last (short) batch was read NOTIFYs after it.
                     await self._discard_notifies(c)
-                    batch = await self.read_after(position)
-                    if batch:
-                        await handle(batch, c)
-                        position = batch[-1].id
-                        if len(batch) == self.batch_size:
-                            continue
-                        # A short batch was everything stored when it was read; what was
-                        # stored since has NOTIFYed since, so wait rather than read again.
+                    async with contextlib.aclosing(self.batches_after(position)) as batches:
+                        async for batch in batches:
+                            await handle(batch, c)
+                            position = batch[-1].id
+                            if stopping.is_set():
+                                break
                     if when_idle is not None:
                         await when_idle()
                     await self._wait_for_notify(c, stopping)

@@ -69,9 +69,8 @@ class ProjectionRunner:
             if not await self.follower.try_lock(c):
                 return
             position = await positions.load(c, self.name)
-            while batch := await self.follower.read_after(position):
+            async for batch in self.follower.batches_after(position):
                 await self.project(batch, c)
-                position = batch[-1].id
 
     async def run(self, stopping: asyncio.Event) -> None:
         await self.follower.follow(

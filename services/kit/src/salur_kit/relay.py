@@ -159,9 +159,8 @@ class OutboxRelay:
         await positions.ensure_table(self.database_url)
         async with await psycopg.AsyncConnection.connect(self.database_url, autocommit=True) as c:
             position = await positions.load(c, self.name)
-            while batch := await self.follower.read_after(position):
+            async for batch in self.follower.batches_after(position):
                 await self.publish(batch, c)
-                position = batch[-1].id
             await self.settle()
 
     async def run(self, stopping: asyncio.Event) -> None:

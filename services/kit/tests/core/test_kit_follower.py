@@ -53,6 +53,7 @@ class Following:
     def __init__(self, follower: CountingFollower) -> None:
         self.follower = follower
         self.batches: list[list[int]] = []
+        self.reads_when_handled: list[int] = []
         self.on_batch: Callable[[], None] = lambda: None
         self.changed = asyncio.Condition()
 
@@ -60,6 +61,8 @@ class Following:
         self, batch: Sequence[Notification], conn: psycopg.AsyncConnection[Any]
     ) -> None:
         self.batches.append([n.id for n in batch])
+        await asyncio.sleep(0)  # what the follower started before handing over has begun
+        self.reads_when_handled.append(self.follower.reads)
         self.on_batch()
         async with self.changed:
             self.changed.notify_all()
@@ -140,8 +143,12 @@ async def test_an_event_stored_while_a_batch_is_handled_is_followed_without_wait
 async def test_a_batch_as_large_as_the_limit_is_followed_at_once_by_the_rest(
     notes: Notes, following: Following
 ) -> None:
+    reads_before = following.follower.reads
+
     await asyncio.to_thread(notes.write, *(f"note {i}" for i in range(120)))
     await following.batches_handled(3)
 
     assert [len(batch) for batch in following.batches] == [50, 50, 20]
     assert following.handled_ids() == list(range(1, 121))
+    # While a full batch is handled the next is already being read; a short one reads on.
+    assert following.reads_when_handled == [reads_before + n for n in (2, 3, 3)]
