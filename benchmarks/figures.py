@@ -66,6 +66,31 @@ def _latencies(
     return figures
 
 
+def _open_loop(
+    s: BenchSettings, label: str, opened: LoadResult, pg: float | None, target: float | None
+) -> list[Figure]:
+    rate = Figure(
+        f"{label} completed rate",
+        opened.rate,
+        "req/s",
+        opened.rate / s.open_loop_rate,
+        "scheduled rate",
+        note=f"{opened.requests} POST /bkms at {s.open_loop_rate:.0f}/s by the clock; "
+        + (
+            f"Python client, latency from the scheduled send time, client lag max "
+            f"{opened.max_schedule_lag * 1000:.1f} ms; "
+            if opened.max_schedule_lag
+            else "sent by vegeta, round robin over the replicas; "
+        )
+        + "failed or unanswered requests count as infinitely slow in the percentiles",
+    )
+    return [
+        rate,
+        *_latencies(label, opened, pg, target),
+        Figure(f"{label} failed requests", opened.failures.total(), "requests"),
+    ]
+
+
 def http(
     s: BenchSettings,
     pg: float | None,
@@ -73,28 +98,18 @@ def http(
     closed: LoadResult | None,
     lag: float | None,
     churn: tuple[float, float] | None = None,
+    *,
+    spread: LoadResult | None = None,
 ) -> list[Figure]:
+    """`opened` is the open loop on one process; `spread`, when measured, the same load
+    over `s.replicas` replicas, which then carries the latency target."""
+    target = s.targets.p99_ms_at_open_loop_rate
     figures = []
     if opened is not None:
-        figures.append(
-            Figure(
-                "open loop completed rate",
-                opened.rate,
-                "req/s",
-                opened.rate / s.open_loop_rate,
-                "scheduled rate",
-                note=f"{opened.requests} POST /bkms at {s.open_loop_rate:.0f}/s by the clock; "
-                + (
-                    f"Python client, latency from the scheduled send time, client lag max "
-                    f"{opened.max_schedule_lag * 1000:.1f} ms; "
-                    if opened.max_schedule_lag
-                    else "sent by vegeta; "
-                )
-                + "failed or unanswered requests count as infinitely slow in the percentiles",
-            )
-        )
-        figures += _latencies("open loop", opened, pg, s.targets.p99_ms_at_open_loop_rate)
-        figures.append(Figure("open loop failed requests", opened.failures.total(), "requests"))
+        label = "open loop" if spread is None else "open loop, one process"
+        figures += _open_loop(s, label, opened, pg, target if spread is None else None)
+    if spread is not None:
+        figures += _open_loop(s, f"open loop, {s.replicas} replicas", spread, pg, target)
     if closed is not None:
         figures.append(
             Figure(

@@ -24,7 +24,7 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -60,6 +60,8 @@ TOPIC_VARIABLE = "SALUR_BENCH_PARTNERSHIPS_TOPIC"
 RATE = 50.0
 SECONDS = 15.0
 WARM_UP = 20
+# Between the two open loops, so that what the first left running does not count in the second.
+SETTLE_SECONDS = 3.0
 DISBURSE_P99_MS = 50.0
 TOTALS_P99_MS = 50.0
 PARTNER_AGREEMENTS = 10_000
@@ -248,9 +250,11 @@ async def raw_totals(database_url: str, partner_id: uuid.UUID) -> list[float]:
 
 
 def disbursements(
-    base_url: str, token: str, agreements: list[uuid.UUID]
+    base_urls: Sequence[str], token: str, agreements: list[uuid.UUID]
 ) -> Iterator[tuple[str, dict[str, Any], dict[str, str]]]:
+    """One disbursement per agreement, sent to each of `base_urls` in turn."""
     for n, agreement_id in enumerate(agreements):
+        base_url = base_urls[n % len(base_urls)]
         body = {
             "amount": str(AMOUNT),
             "transfer_reference": f"BENCH-{n}",
@@ -282,6 +286,7 @@ class Served:
     totals: list[float]
     warm: LoadResult
     opened: LoadResult | None
+    spread: LoadResult | None
     lag: float
 
 
@@ -298,6 +303,10 @@ def _environment(name: str, value: str) -> Iterator[None]:
             os.environ[name] = previous
 
 
+def _replica_log(first: Path, replica: int) -> Path:
+    return first.with_suffix(f".{replica}.log") if replica else first
+
+
 async def serve_and_load(
     bench: Bench, database_url: str, seeded: Seeded, partner: uuid.UUID
 ) -> Served:
@@ -308,34 +317,45 @@ async def serve_and_load(
         officer = issuer.token(role=Role.partner_officer, subject="bench", org=seeded.partner_id)
         auditor = {"Authorization": f"Bearer {issuer.token(role=Role.auditor, subject='bench')}"}
         topic_name = f"{s.topic_prefix}.partnerships"
-        async with fresh_topic(s.bootstrap, topic_name, s.topic_partitions) as topic:
+        async with (
+            fresh_topic(s.bootstrap, topic_name, s.topic_partitions) as topic,
+            contextlib.AsyncExitStack() as stack,
+        ):
             with _environment(TOPIC_VARIABLE, topic):
-                process = registry_process(
-                    database_url=database_url,
-                    bootstrap=s.bootstrap,
-                    jwks_path=issuer.jwks_path,
-                    log_path=log_path,
-                    module=ENTRY_POINT,
-                )
-                async with process as service:
+                base_urls = []
+                for replica in range(s.replicas):
+                    service = await stack.enter_async_context(
+                        registry_process(
+                            database_url=database_url,
+                            bootstrap=s.bootstrap,
+                            jwks_path=issuer.jwks_path,
+                            log_path=_replica_log(log_path, replica),
+                            module=ENTRY_POINT,
+                        )
+                    )
                     bench.progress(
-                        f"partnerships pid {service.pid} ready at {service.base_url} in "
-                        f"{service.started_in_seconds:.1f}s (log {log_path}, relay to {topic})"
+                        f"partnerships replica {replica} pid {service.pid} ready at"
+                        f" {service.base_url} in {service.started_in_seconds:.1f}s"
+                        f" (log {log_path}, relay to {topic})"
                     )
-                    return await _load(
-                        bench, service.base_url, database_url, seeded, partner, officer, auditor
-                    )
+                    base_urls.append(service.base_url)
+                return await _load(
+                    bench, base_urls, database_url, seeded, partner, officer, auditor
+                )
 
 
 async def _load(
     bench: Bench,
-    base_url: str,
+    base_urls: list[str],
     database_url: str,
     seeded: Seeded,
     partner: uuid.UUID,
     officer: str,
     auditor: dict[str, str],
 ) -> Served:
+    """Totals, then disbursements: an open loop on the first replica alone, and one spread
+    over all of them (each disbursement on an agreement of its own)."""
+    base_url = base_urls[0]
     async with new_client(base_url, connections=8) as client:
         url = f"/totals/partner/{partner}"
 
@@ -348,30 +368,37 @@ async def _load(
         totals_http = await timed(one_total, TOTALS_QUERIES)
         warm_ids, load_ids = seeded.agreements[:WARM_UP], seeded.agreements[WARM_UP:]
         warm = LoadResult()
-        for target, body, headers in disbursements(base_url, officer, warm_ids):
+        for target, body, headers in disbursements(base_urls, officer, warm_ids):
             started = time.perf_counter()
-            response = await client.post(target.removeprefix(base_url), json=body, headers=headers)
+            response = await client.post(target, json=body, headers=headers)
             if response.status_code == 200:
                 warm.latencies.append(time.perf_counter() - started)
             else:
                 warm.failures[f"HTTP {response.status_code}: {response.text[:120]}"] += 1
     generator = await asyncio.to_thread(vegeta.binary)
-    opened = None
     if generator is None:
         bench.report.errors.append("partnerships: vegeta unavailable, no open loop measured")
-    else:
-        opened = await bench.step(
-            f"partnerships: POST disbursement at {RATE:.0f}/s for {SECONDS:.0f}s (vegeta)",
-            lambda: vegeta.attack(
-                generator,
-                disbursements(base_url, officer, load_ids),
-                RATE,
-                SECONDS,
-                expected=200,
-            ),
+        return Served(totals_http, warm, None, None, await catch_up_seconds(database_url))
+    per_run = round(RATE * SECONDS)
+
+    async def open_loop(urls: list[str], agreements: list[uuid.UUID]) -> LoadResult:
+        requests = disbursements(urls, officer, agreements)
+        return await vegeta.attack(generator, requests, RATE, SECONDS, expected=200)
+
+    opened = await bench.step(
+        f"partnerships: POST disbursement at {RATE:.0f}/s for {SECONDS:.0f}s, one process",
+        lambda: open_loop([base_url], load_ids[:per_run]),
+    )
+    spread = None
+    if len(base_urls) > 1:
+        await asyncio.sleep(SETTLE_SECONDS)
+        spread = await bench.step(
+            f"partnerships: POST disbursement at {RATE:.0f}/s for {SECONDS:.0f}s,"
+            f" {len(base_urls)} replicas",
+            lambda: open_loop(base_urls, load_ids[per_run : 2 * per_run]),
         )
     lag = await catch_up_seconds(database_url)
-    return Served(totals_http, warm, opened, lag)
+    return Served(totals_http, warm, opened, spread, lag)
 
 
 # -- figures -----------------------------------------------------------------------------------
@@ -382,26 +409,41 @@ def _ms(values: list[float], p: float) -> float:
 
 
 def figures(
-    pg: float | None, kafka: float | None, loaded: Loaded, raw: list[float], served: Served
+    pg: float | None,
+    kafka: float | None,
+    loaded: Loaded,
+    raw: list[float],
+    served: Served,
+    replicas: int = 2,
 ) -> list[Figure]:
     rows = []
-    opened = served.opened
-    if opened is not None:
+    runs: list[tuple[str, LoadResult | None, float | None]] = [
+        ("partnerships disbursement", served.opened, DISBURSE_P99_MS)
+    ]
+    if served.spread is not None:
+        # The target is read on the replicas; one process's run is shown beside it.
+        runs = [
+            ("partnerships disbursement, one process", served.opened, None),
+            (f"partnerships disbursement, {replicas} replicas", served.spread, DISBURSE_P99_MS),
+        ]
+    for label, opened, target in runs:
+        if opened is None:
+            continue
         rows.append(
             Figure(
-                "partnerships disbursement completed rate",
+                f"{label} completed rate",
                 opened.rate,
                 "req/s",
                 opened.rate / RATE,
                 "scheduled rate",
                 note=f"{opened.requests} POST /agreements/{{id}}/tranches/1/disbursement by "
-                "vegeta, each its own agreement in force and Idempotency-Key, relay and "
-                "projection running; failures count as infinitely slow"
-                + (f"; Kafka baseline {kafka:,.0f} records/s" if kafka else ""),
+                "vegeta (round robin over the replicas), each its own agreement in force and "
+                "Idempotency-Key, relay and projection running; failures count as infinitely "
+                "slow" + (f"; Kafka baseline {kafka:,.0f} records/s" if kafka else ""),
             )
         )
-        rows += _latencies("partnerships disbursement", opened, pg, DISBURSE_P99_MS)
-        rows.append(Figure("partnerships disbursement failed", opened.failures.total(), "requests"))
+        rows += _latencies(label, opened, pg, target)
+        rows.append(Figure(f"{label} failed", opened.failures.total(), "requests"))
     rows.append(
         Figure(
             "partnerships relay+projection catch-up after load",
@@ -439,7 +481,7 @@ def figures(
 
 async def run(bench: Bench) -> None:
     s = bench.settings
-    count = WARM_UP + round(RATE * SECONDS)
+    count = WARM_UP + round(RATE * SECONDS) * (2 if s.replicas > 1 else 1)
     with fresh_database(s.admin_url, f"bench_{s.run_id}_partnerships") as database_url:
         pg = bench.report.details.get("postgres_inserts_per_second")
         if pg is None:
@@ -472,10 +514,12 @@ async def run(bench: Bench) -> None:
             "seed_seconds": seeded.seconds,
             "warm_up_failures": dict(served.warm.failures),
             "open_loop_failures": dict(served.opened.failures) if served.opened else None,
+            "open_loop_replicas_failures": dict(served.spread.failures) if served.spread else None,
         }
-        for failure, n in (served.opened.failures if served.opened else {}).items():
-            bench.report.errors.append(f"partnerships disbursement: {n}x {failure}")
-        for figure in figures(pg, kafka, loaded, raw, served):
+        for result in (served.opened, served.spread):
+            for failure, n in (result.failures if result else {}).items():
+                bench.report.errors.append(f"partnerships disbursement: {n}x {failure}")
+        for figure in figures(pg, kafka, loaded, raw, served, s.replicas):
             bench.report.add(figure)
 
 

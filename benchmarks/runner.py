@@ -28,7 +28,14 @@ from benchmarks import (
 )
 from benchmarks.dbcounters import counters
 from benchmarks.followers import catch_up_seconds
-from benchmarks.load import BkmCommands, closed_loop, new_client, open_loop, warm_up
+from benchmarks.load import (
+    BkmCommands,
+    LoadResult,
+    closed_loop,
+    new_client,
+    open_loop,
+    warm_up,
+)
 from benchmarks.report import Report, table
 from benchmarks.resources import fresh_database, fresh_topic, wait_for_postgres
 from benchmarks.service import ENTRY_POINT, registry_process
@@ -128,46 +135,71 @@ class Bench:
         log_path = s.output_dir / f"registry-{s.run_id}.log"
         self.progress(f"starting the registry: python -m {ENTRY_POINT} (log {log_path}) ...")
         self.report.details["service_log"] = str(log_path)
-        async with registry_process(
-            database_url=database_url,
-            bootstrap=s.bootstrap,
-            jwks_path=jwks_path,
-            log_path=log_path,
-        ) as service:
-            self.progress(
-                f"registry pid {service.pid} ready at {service.base_url}"
-                f" in {service.started_in_seconds:.1f}s"
-            )
-            await self.load(service.base_url, database_url, token)
-            self.progress(f"stopping registry pid {service.pid} ...")
+        async with contextlib.AsyncExitStack() as stack:
+            services = []
+            for replica in range(s.replicas):
+                service = await stack.enter_async_context(
+                    registry_process(
+                        database_url=database_url,
+                        bootstrap=s.bootstrap,
+                        jwks_path=jwks_path,
+                        log_path=log_path.with_suffix(f".{replica}.log") if replica else log_path,
+                    )
+                )
+                self.progress(
+                    f"registry replica {replica} pid {service.pid} ready at {service.base_url}"
+                    f" in {service.started_in_seconds:.1f}s"
+                )
+                services.append(service.base_url)
+            await self.load(services, database_url, token)
+            self.progress("stopping the registry ...")
 
-    async def load(self, base_url: str, database_url: str, token: str) -> None:
+    async def load(self, base_urls: list[str], database_url: str, token: str) -> None:
+        """The closed loop and one open loop on the first replica alone; then the open
+        loop again, spread over every replica."""
         s = self.settings
         db = s.service_database
+        base_url = base_urls[0]
         commands = BkmCommands(token, s.run_id)
         async with new_client(base_url, connections=max(64, s.closed_loop_clients)) as client:
             warm = await self.step(
                 f"warm-up: {WARM_UP_REQUESTS} sequential POST /bkms",
                 lambda: warm_up(client, commands, WARM_UP_REQUESTS),
             )
+            for other in base_urls[1:]:
+                async with new_client(other, connections=1) as other_client:
+                    await warm_up(other_client, commands, WARM_UP_REQUESTS)
             before = await self.step(
                 "reading Postgres counters", lambda: counters(s.admin_url, database_url, db)
             )
             generator = await asyncio.to_thread(vegeta.binary)
-            opened = await self.step(
-                f"open loop: POST /bkms at {s.open_loop_rate:.0f}/s for {s.open_loop_seconds:.0f}s"
-                f" ({'vegeta' if generator else 'Python client: vegeta unavailable'})",
-                lambda: (
-                    vegeta.open_loop(
-                        generator, base_url, commands, s.open_loop_rate, s.open_loop_seconds
+
+            async def open_loop_on(urls: list[str]) -> LoadResult:
+                if generator:
+                    return await vegeta.open_loop(
+                        generator, urls, commands, s.open_loop_rate, s.open_loop_seconds
                     )
-                    if generator
-                    else open_loop(client, commands, s.open_loop_rate, s.open_loop_seconds)
-                ),
+                if len(urls) > 1:
+                    raise RuntimeError("spreading over replicas needs vegeta")
+                return await open_loop(client, commands, s.open_loop_rate, s.open_loop_seconds)
+
+            how = "vegeta" if generator else "Python client: vegeta unavailable"
+            opened = await self.step(
+                f"open loop, one process: POST /bkms at {s.open_loop_rate:.0f}/s for"
+                f" {s.open_loop_seconds:.0f}s ({how})",
+                lambda: open_loop_on([base_url]),
             )
             # Requests cancelled at the end of the open loop may still be running in the
-            # service; let it drain so they do not count against the closed loop.
+            # service; let it drain so they do not count against the next load.
             await asyncio.sleep(SETTLE_SECONDS)
+            spread = None
+            if len(base_urls) > 1:
+                spread = await self.step(
+                    f"open loop, {len(base_urls)} replicas: POST /bkms at"
+                    f" {s.open_loop_rate:.0f}/s for {s.open_loop_seconds:.0f}s ({how})",
+                    lambda: open_loop_on(base_urls),
+                )
+                await asyncio.sleep(SETTLE_SECONDS)
             closed = await self.step(
                 f"closed loop: {s.closed_loop_clients} clients for {s.closed_loop_seconds:.0f}s",
                 lambda: closed_loop(client, commands, s.closed_loop_clients, s.closed_loop_seconds),
@@ -187,19 +219,24 @@ class Bench:
                 "elapsed_seconds": result.elapsed,
                 "max_client_schedule_lag_seconds": result.max_schedule_lag,
             }
-            for name, result in (("warm_up", warm), ("open_loop", opened), ("closed_loop", closed))
+            for name, result in (
+                ("warm_up", warm),
+                ("open_loop", opened),
+                ("open_loop_replicas", spread),
+                ("closed_loop", closed),
+            )
         }
         after = await self.step(
             "reading Postgres counters", lambda: counters(s.admin_url, database_url, db)
         )
         churn = after.per_event_since(before) if after and before else None
-        for result in (warm, opened, closed):
+        for result in (warm, opened, spread, closed):
             if result is not None and result.failures:
                 self.report.errors.append(
                     f"{result.failures.total()} failed requests: {result.failure_summary()}"
                 )
         pg = self.report.details.get("postgres_inserts_per_second")
-        for figure in figures.http(s, pg, opened, closed, lag, churn):
+        for figure in figures.http(s, pg, opened, closed, lag, churn, spread=spread):
             self.report.add(figure)
 
 

@@ -34,6 +34,10 @@ class BenchSettings:
     topic_partitions: int = 6
     open_loop_rate: float = 100.0
     open_loop_seconds: float = 15.0
+    # Replicas behind one address for the latency targets: one CPython process computes on
+    # one core, and a deployment runs at least two (deploy/: 3 in production); one
+    # process's figures are measured too, without the target.
+    replicas: int = 2
     closed_loop_clients: int = 16
     closed_loop_seconds: float = 10.0
     targets: Targets = Targets()
@@ -71,7 +75,8 @@ class BenchSettings:
 
 def from_environment(now: dt.datetime | None = None) -> BenchSettings:
     """`DATABASE_URL` (an admin URL) and `KAFKA_BOOTSTRAP_SERVERS` override the defaults;
-    `SALUR_BENCH_ONLY` (comma-separated step names) runs only those steps."""
+    `SALUR_BENCH_ONLY` (comma-separated step names) runs only those steps;
+    `SALUR_BENCH_REPLICAS` sets how many processes serve the latency runs (ADR 18)."""
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%d_%H%M%S")
     platform_seconds = float(os.environ.get("SALUR_BENCH_PLATFORM_SECONDS") or 60.0)
     return BenchSettings(
@@ -82,6 +87,7 @@ def from_environment(now: dt.datetime | None = None) -> BenchSettings:
         only=frozenset(filter(None, os.environ.get("SALUR_BENCH_ONLY", "").split(","))),
         platform_latency_seconds=platform_seconds,
         platform_closed_seconds=platform_seconds / 2,
+        replicas=int(os.environ.get("SALUR_BENCH_REPLICAS") or 2),
     )
 
 

@@ -16,7 +16,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +57,13 @@ def _target(url: str, body: dict[str, Any], headers: dict[str, str]) -> str:
     return json.dumps(target) + "\n"
 
 
-def _targets(base_url: str, commands: BkmCommands, count: int, path: Path) -> None:
+def write_targets(base_urls: Sequence[str], commands: BkmCommands, count: int, path: Path) -> None:
+    """`count` registrations, sent to each of `base_urls` in turn (a load balancer's
+    round robin over the replicas of the service)."""
     with path.open("w") as out:
-        for _ in range(count):
+        for n in range(count):
             body, headers = commands.next()
-            out.write(_target(base_url + PATH, body, headers))
+            out.write(_target(base_urls[n % len(base_urls)] + PATH, body, headers))
 
 
 def _run(
@@ -83,12 +85,17 @@ def _run(
 
 
 async def open_loop(
-    vegeta: Path, base_url: str, commands: BkmCommands, rate: float, seconds: float
+    vegeta: Path,
+    base_urls: Sequence[str],
+    commands: BkmCommands,
+    rate: float,
+    seconds: float,
 ) -> LoadResult:
-    """Exactly `rate` requests per second, each a distinct registration with its own key."""
+    """Exactly `rate` requests per second in all, each a distinct registration with its own
+    key, spread evenly over `base_urls`."""
     with tempfile.TemporaryDirectory() as scratch:
         targets = Path(scratch) / "targets.jsonl"
-        _targets(base_url, commands, round(rate * seconds), targets)
+        write_targets(base_urls, commands, round(rate * seconds), targets)
         return await asyncio.to_thread(_run, vegeta, targets, rate, seconds)
 
 
