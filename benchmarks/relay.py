@@ -38,8 +38,12 @@ def store_events(database_url: str, events: int) -> None:
         app.close()
 
 
-async def relay_rate(database_url: str, bootstrap: str, topic: str, events: int) -> float:
-    """Events per second from `OutboxRelay.drain()`: read the log, map, produce, record."""
+async def relay_rate(
+    database_url: str, bootstrap: str, topic: str, events: int, name: str = "relay"
+) -> float:
+    """Events per second from `OutboxRelay.drain()`: read the log, map, produce, record.
+    Each `name` is a relay of its own, with its own position: it drains the log from the
+    start."""
     app = RegistryApplication(postgres_env(database_url))
     producer = new_producer(bootstrap, client_id="salur-bench-relay")
     await producer.start()
@@ -50,6 +54,7 @@ async def relay_rate(database_url: str, bootstrap: str, topic: str, events: int)
             sender=producer,
             to_integration=to_integration,
             topic_for=lambda _: topic,
+            name=name,
         )
         started = time.perf_counter()
         await relay.drain()

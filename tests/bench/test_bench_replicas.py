@@ -79,3 +79,13 @@ def test_partnerships_sends_each_disbursement_to_the_replicas_in_turn() -> None:
         f"http://{host}/agreements/{agreement}/tranches/1/disbursement"
         for host, agreement in zip(("a", "b", "a"), agreements, strict=True)
     ]
+
+
+def test_the_relay_figure_is_the_median_of_its_drains_each_shown() -> None:
+    shown = figures.baselines_and_relay(from_environment(), 2000.0, 20_000.0, [4_600, 7_300, 6_100])
+
+    (relay,) = [f for f in shown if f.name == "relay drain"]
+    assert relay.value == 6_100
+    assert relay.verdict == "PASS"
+    assert "median of 3 drains" in relay.note
+    assert "(4,600, 7,300, 6,100/s)" in relay.note
