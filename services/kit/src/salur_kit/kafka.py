@@ -22,6 +22,8 @@ from faststream.security import (
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from salur_kit.partitioner import partition_for
+
 _SASL = {"PLAIN": SASLPlaintext, "SCRAM-SHA-256": SASLScram256, "SCRAM-SHA-512": SASLScram512}
 
 
@@ -100,6 +102,7 @@ def new_producer(
         linger_ms=5,
         max_batch_size=256 * 1024,
         request_timeout_ms=30_000,
+        partitioner=partition_for,
     )
 
 
