@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Coroutine, Iterator
 from contextlib import ExitStack
@@ -41,6 +42,8 @@ READY_SECONDS = 300
 WAIT_SECONDS = 180
 # Each Kafka read of the test itself (offsets, the agency's view).
 KAFKA_SECONDS = 60
+# Longer than the batch span processor's export interval (5 s), with room for a loaded machine.
+TRACE_SECONDS = 30
 
 ACCEPTED = ["ProposalSubmitted", "ProposalAccepted"]
 SIGNED = ["PartnerSigned", "BkmSigned", "AgreementSigned"]
@@ -84,6 +87,18 @@ class Platform:
 def _bounded(work: Coroutine[Any, Any, T]) -> T:
     """Run one of the test's own Kafka reads to completion, or fail within KAFKA_SECONDS."""
     return asyncio.run(asyncio.wait_for(work, KAFKA_SECONDS))
+
+
+def _trace(platform: Platform, trace_id: str, services: set[str]) -> list[tracefile.SpanRecord]:
+    """The trace's spans once every one of `services` has written some. Services export
+    spans in batches every few seconds (OpenTelemetry's batch processor), so a story that
+    ends quickly is read before its last batches are written; wait up to TRACE_SECONDS."""
+    deadline = time.monotonic() + TRACE_SECONDS
+    while True:
+        spans = [s for s in tracefile.read_spans(platform.traces) if s.trace_id == trace_id]
+        if services <= {s.service for s in spans} or time.monotonic() > deadline:
+            return spans
+        time.sleep(0.5)
 
 
 @pytest.fixture
@@ -254,7 +269,7 @@ def test_the_demo_story_runs_end_to_end_and_every_view_agrees(
 
     # One trace follows the first activity's opening from planning over Kafka into matching
     # and partnerships, every span linked to its parent (`salur trace` draws it as a tree).
-    spans = [s for s in tracefile.read_spans(platform.traces) if s.trace_id == outcome.trace_id]
+    spans = _trace(platform, outcome.trace_id, {"planning", "matching", "partnerships"})
     assert {"planning", "matching", "partnerships"} <= {s.service for s in spans}
     recorded = {s.span_id for s in spans}
     roots = [s for s in spans if s.parent_span_id not in recorded]
