@@ -49,7 +49,7 @@ from benchmarks.figures import _latencies
 from benchmarks.load import LoadResult, new_client
 from benchmarks.report import Figure
 from benchmarks.resources import fresh_database, fresh_topic
-from benchmarks.service import registry_process
+from benchmarks.service import replica_processes
 from benchmarks.stats import percentile
 
 if TYPE_CHECKING:
@@ -303,10 +303,6 @@ def _environment(name: str, value: str) -> Iterator[None]:
             os.environ[name] = previous
 
 
-def _replica_log(first: Path, replica: int) -> Path:
-    return first.with_suffix(f".{replica}.log") if replica else first
-
-
 async def serve_and_load(
     bench: Bench, database_url: str, seeded: Seeded, partner: uuid.UUID
 ) -> Served:
@@ -317,31 +313,21 @@ async def serve_and_load(
         officer = issuer.token(role=Role.partner_officer, subject="bench", org=seeded.partner_id)
         auditor = {"Authorization": f"Bearer {issuer.token(role=Role.auditor, subject='bench')}"}
         topic_name = f"{s.topic_prefix}.partnerships"
-        async with (
-            fresh_topic(s.bootstrap, topic_name, s.topic_partitions) as topic,
-            contextlib.AsyncExitStack() as stack,
-        ):
+        async with fresh_topic(s.bootstrap, topic_name, s.topic_partitions) as topic:
+            bench.progress(f"partnerships: relay to {topic}, log {log_path}")
             with _environment(TOPIC_VARIABLE, topic):
-                base_urls = []
-                for replica in range(s.replicas):
-                    service = await stack.enter_async_context(
-                        registry_process(
-                            database_url=database_url,
-                            bootstrap=s.bootstrap,
-                            jwks_path=issuer.jwks_path,
-                            log_path=_replica_log(log_path, replica),
-                            module=ENTRY_POINT,
-                        )
+                async with replica_processes(
+                    s.replicas,
+                    database_url=database_url,
+                    bootstrap=s.bootstrap,
+                    jwks_path=issuer.jwks_path,
+                    log_path=log_path,
+                    module=ENTRY_POINT,
+                    progress=bench.progress,
+                ) as base_urls:
+                    return await _load(
+                        bench, base_urls, database_url, seeded, partner, officer, auditor
                     )
-                    bench.progress(
-                        f"partnerships replica {replica} pid {service.pid} ready at"
-                        f" {service.base_url} in {service.started_in_seconds:.1f}s"
-                        f" (log {log_path}, relay to {topic})"
-                    )
-                    base_urls.append(service.base_url)
-                return await _load(
-                    bench, base_urls, database_url, seeded, partner, officer, auditor
-                )
 
 
 async def _load(

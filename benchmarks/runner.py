@@ -39,7 +39,7 @@ from benchmarks.load import (
 )
 from benchmarks.report import Report, table
 from benchmarks.resources import fresh_database, fresh_topic, wait_for_postgres
-from benchmarks.service import ENTRY_POINT, registry_process
+from benchmarks.service import ENTRY_POINT, replica_processes
 from benchmarks.settings import BenchSettings
 
 T = TypeVar("T")
@@ -152,22 +152,14 @@ class Bench:
         log_path = s.output_dir / f"registry-{s.run_id}.log"
         self.progress(f"starting the registry: python -m {ENTRY_POINT} (log {log_path}) ...")
         self.report.details["service_log"] = str(log_path)
-        async with contextlib.AsyncExitStack() as stack:
-            services = []
-            for replica in range(s.replicas):
-                service = await stack.enter_async_context(
-                    registry_process(
-                        database_url=database_url,
-                        bootstrap=s.bootstrap,
-                        jwks_path=jwks_path,
-                        log_path=log_path.with_suffix(f".{replica}.log") if replica else log_path,
-                    )
-                )
-                self.progress(
-                    f"registry replica {replica} pid {service.pid} ready at {service.base_url}"
-                    f" in {service.started_in_seconds:.1f}s"
-                )
-                services.append(service.base_url)
+        async with replica_processes(
+            s.replicas,
+            database_url=database_url,
+            bootstrap=s.bootstrap,
+            jwks_path=jwks_path,
+            log_path=log_path,
+            progress=self.progress,
+        ) as services:
             await self.load(services, database_url, token)
             self.progress("stopping the registry ...")
 

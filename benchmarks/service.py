@@ -7,7 +7,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,6 +69,39 @@ async def registry_process(
             yield RunningService(base_url, process.pid, log_path, time.perf_counter() - started)
         finally:
             await _stop(process)
+
+
+@contextlib.asynccontextmanager
+async def replica_processes(
+    count: int,
+    *,
+    database_url: str,
+    bootstrap: str,
+    jwks_path: Path,
+    log_path: Path,
+    module: str = ENTRY_POINT,
+    progress: Callable[[str], None],
+) -> AsyncIterator[list[str]]:
+    """`count` processes of one service on one database (its replicas), started one after
+    the other; their base URLs. The first logs to `log_path`, replica n to `<stem>.n.log`."""
+    async with contextlib.AsyncExitStack() as stack:
+        urls = []
+        for replica in range(count):
+            service = await stack.enter_async_context(
+                registry_process(
+                    database_url=database_url,
+                    bootstrap=bootstrap,
+                    jwks_path=jwks_path,
+                    log_path=log_path.with_suffix(f".{replica}.log") if replica else log_path,
+                    module=module,
+                )
+            )
+            progress(
+                f"{module} replica {replica} pid {service.pid} ready at {service.base_url}"
+                f" in {service.started_in_seconds:.1f}s"
+            )
+            urls.append(service.base_url)
+        yield urls
 
 
 async def _wait_ready(

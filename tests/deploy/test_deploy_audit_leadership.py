@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-import yaml
+from deploy_processes import pod_timing
 from salur_audit import ledger
 from salur_audit.leader import LeadershipLostError, while_leader
 from salur_audit.signing import generate
@@ -33,7 +33,6 @@ from salur_kit.testing.ports import free_port
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parents[2]
 
 CHECK_SECONDS = 0.2
 HOLDER_PID = """
@@ -164,14 +163,6 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
 """
 
 
-def pod_timing() -> tuple[int, int]:
-    """terminationGracePeriodSeconds and the preStop delay of audit's Deployment."""
-    deployment = yaml.safe_load((ROOT / "deploy/base/audit/deployment.yaml").read_text())
-    pod = deployment["spec"]["template"]["spec"]
-    pre_stop = pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
-    return int(pod["terminationGracePeriodSeconds"]), int(pre_stop)
-
-
 @dataclass
 class Process:
     name: str
@@ -300,7 +291,7 @@ async def test_two_audit_processes_keep_one_ledger_and_the_standby_takes_over_a_
     for process in audit_pair:
         assert "written by another writer" not in process.log.read_text(), process.name
 
-    grace, pre_stop = pod_timing()
+    grace, pre_stop = pod_timing("audit")
     standby.popen.send_signal(signal.SIGTERM)
     stopped = time.monotonic()
     code = await asyncio.to_thread(standby.popen.wait, grace)

@@ -23,12 +23,12 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+from deploy_processes import planning_applied, register_bkm
 from salur_kit.auth import Principal, Role
 from salur_kit.devtokens import ensure_issuer
 from salur_kit.eventstore import postgres_env
 from salur_kit.testing.platform import RunningPlatform, running_platform
 from salur_kit.testing.ports import free_port
-from salur_planning.application import PlanningApplication
 from salur_registry.application import RegistryApplication
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -157,31 +157,6 @@ def applied_by(url: str) -> float:
     text = httpx.get(f"{url}/metrics", timeout=5).text
     found = re.findall(r'salur_consumer_messages_total\{[^}]*outcome="applied"[^}]*\} (\S+)', text)
     return sum(float(v) for v in found)
-
-
-def planning_applied(database_url: str, group: str, subjects: set[str]) -> int:
-    app = PlanningApplication(postgres_env(database_url))
-    try:
-        return sum(
-            app.recorder.has_tracking_id(f"{group}:/salur/registry:{s}", 1) for s in subjects
-        )
-    finally:
-        app.close()
-
-
-def register_bkm(client: httpx.Client, url: str, n: int) -> str:
-    response = client.post(
-        f"{url}/bkms",
-        json={
-            "name": f"BKM Berdua {n}",
-            "region_code": f"32.73.04.{1000 + n:04d}",
-            "address": "Jl. Riau 3",
-            "legal_deed_number": f"AHU-{uuid4().hex[:12]}",
-            "founded_on": "2014-05-06",
-        },
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["bkm_id"])
 
 
 @pytest.mark.e2e

@@ -16,15 +16,14 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from deploy_processes import planning_applied, pod_timing, register_bkm
 from salur_kit.auth import Role
 from salur_kit.devtokens import ensure_issuer
 from salur_kit.eventstore import postgres_env
@@ -35,34 +34,9 @@ from salur_registry.application import RegistryApplication
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]
 
-ROOT = Path(__file__).resolve().parents[2]
 TOPIC = "salur.registry.events.v1"
-SOURCE = "/salur/registry"
 BKMS = 160
 Record = tuple[TopicPartition, int, str, str, int]  # partition, offset, source, subject, version
-
-
-def pod_timing() -> tuple[int, int]:
-    """terminationGracePeriodSeconds and the preStop delay of planning's Deployment."""
-    deployment = yaml.safe_load((ROOT / "deploy/base/planning/deployment.yaml").read_text())
-    pod = deployment["spec"]["template"]["spec"]
-    pre_stop = pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
-    return int(pod["terminationGracePeriodSeconds"]), int(pre_stop)
-
-
-def register(client: httpx.Client, url: str, n: int) -> str:
-    response = client.post(
-        f"{url}/bkms",
-        json={
-            "name": f"BKM Berhenti {n}",
-            "region_code": f"32.73.03.{1000 + n:04d}",
-            "address": "Jl. Dago 2",
-            "legal_deed_number": f"AHU-{uuid.uuid4().hex[:12]}",
-            "founded_on": "2013-04-05",
-        },
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["bkm_id"])
 
 
 async def our_records(
@@ -116,24 +90,13 @@ def applied(database_url: str, group: str, records: list[Record]) -> set[Record]
         app.close()
 
 
-def applied_subjects(database_url: str, group: str, subjects: set[str]) -> int:
-    """How many of our BKMs' registrations (version 1) planning has applied."""
-    app = PlanningApplication(postgres_env(database_url))
-    try:
-        return sum(
-            app.recorder.has_tracking_id(f"{group}:{SOURCE}:{subject}", 1) for subject in subjects
-        )
-    finally:
-        app.close()
-
-
 def test_a_consuming_service_stops_within_the_grace_period_with_its_positions_committed(
     postgres_admin_url: str, kafka_bootstrap_servers: str, tmp_path: Path
 ) -> None:
     bootstrap = kafka_bootstrap_servers
     issuer = ensure_issuer(tmp_path / "issuer")
     token = issuer.token(role=Role.facilitator, subject="fac", region="32.73")
-    grace, pre_stop = pod_timing()
+    grace, pre_stop = pod_timing("planning")
     with running_platform(
         postgres_admin_url=postgres_admin_url,
         kafka_bootstrap_servers=bootstrap,
@@ -154,7 +117,7 @@ def test_a_consuming_service_stops_within_the_grace_period_with_its_positions_co
             ThreadPoolExecutor(8) as pool,
         ):
             sending = [
-                pool.submit(register, client, platform.urls["registry"], n) for n in range(BKMS)
+                pool.submit(register_bkm, client, platform.urls["registry"], n) for n in range(BKMS)
             ]
             # SIGTERM once planning is well into the stream, with more still coming.
             subjects: set[str] = set()
@@ -162,7 +125,7 @@ def test_a_consuming_service_stops_within_the_grace_period_with_its_positions_co
             while True:
                 assert time.monotonic() < deadline, "planning never applied a third"
                 subjects |= {f.result() for f in sending if f.done()}
-                if applied_subjects(planning_db, group, subjects) >= BKMS // 3:
+                if planning_applied(planning_db, group, subjects) >= BKMS // 3:
                     break
                 time.sleep(0.2)
             planning.send_signal(signal.SIGTERM)
@@ -196,9 +159,10 @@ def register_once(url: str, token: str, n: int) -> str | None:
     checks that by comparing what is stored with what was answered)."""
     try:
         with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
-            return register(client, url, 1000 + n)
+            bkm_id: str = register_bkm(client, url, 1000 + n)
     except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError):
         return None
+    return bkm_id
 
 
 def stored_bkms(database_url: str) -> set[str]:
@@ -214,7 +178,7 @@ def test_sigterm_during_requests_finishes_those_accepted_and_publishes_them(
 ) -> None:
     issuer = ensure_issuer(tmp_path / "issuer")
     token = issuer.token(role=Role.facilitator, subject="fac", region="32.73")
-    grace, pre_stop = pod_timing()
+    grace, pre_stop = pod_timing("registry")
     with running_platform(
         postgres_admin_url=postgres_admin_url,
         kafka_bootstrap_servers=kafka_bootstrap_servers,

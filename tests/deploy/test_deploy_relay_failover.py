@@ -25,8 +25,8 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from deploy_processes import pod_timing
 from salur_kit.auth import Role
 from salur_kit.devtokens import DevIssuer, ensure_issuer
 from salur_kit.eventstore import postgres_env
@@ -47,17 +47,7 @@ WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
 FAILOVER_LIMIT_SECONDS = 5.0
 
 
-def pod_timing() -> tuple[int, int]:
-    """terminationGracePeriodSeconds and the preStop delay of the registry's Deployment."""
-    deployment = yaml.safe_load(
-        (Path(__file__).resolve().parents[2] / "deploy/base/registry/deployment.yaml").read_text()
-    )
-    pod = deployment["spec"]["template"]["spec"]
-    pre_stop = pod["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"]
-    return int(pod["terminationGracePeriodSeconds"]), int(pre_stop)
-
-
-GRACE_SECONDS, PRE_STOP_SECONDS = pod_timing()
+GRACE_SECONDS, PRE_STOP_SECONDS = pod_timing("registry")
 
 
 @dataclass

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -17,7 +16,7 @@ from salur_kit import telemetry
 from salur_kit.consumer import dead_letter_topic
 from salur_kit.http import InMemoryIdempotencyStore, create_api
 from salur_kit.kafka import new_producer
-from salur_kit.runtime import freeze_startup_heap, supervise, token_verifier
+from salur_kit.runtime import supervise, token_verifier
 
 from salur_audit import leader, ledger, signing
 from salur_audit.api import router
@@ -67,11 +66,9 @@ def build_api(settings: AuditSettings) -> FastAPI:
         await producer.start()
         # One sequencer among the replicas (leader.py); the others serve HTTP and wait.
         task = asyncio.create_task(supervise("sequencer", lead, stopping))
-        freeze_startup_heap()
         try:
             yield
         finally:
-            gc.unfreeze()
             stopping.set()
             await asyncio.gather(task, return_exceptions=True)
             await sequencer.writer.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -105,14 +104,6 @@ async def supervise(
             return
 
 
-def freeze_startup_heap() -> None:
-    """Leave what start-up built (modules, app, clients: some 100k objects) out of every
-    later garbage collection. Otherwise each full collection walks all of it again, a pause
-    of about 100 ms in which no request is answered: the worst of a service's p99."""
-    gc.collect()
-    gc.freeze()
-
-
 def token_verifier(settings: ServiceSettings) -> TokenVerifier:
     """The configured JWKS; in development, the local dev issuer's when none is set."""
     if settings.jwks_url:
@@ -184,11 +175,9 @@ def build_api(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
         running.tasks = [
             asyncio.create_task(supervise(name, loop, running.stopping)) for name, loop in loops
         ]
-        freeze_startup_heap()
         try:
             yield
         finally:
-            gc.unfreeze()
             running.stopping.set()
             await asyncio.gather(*running.tasks, return_exceptions=True)
             if broker is not None:

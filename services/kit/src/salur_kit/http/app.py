@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping, MutableMapping
+import gc
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, MutableMapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -30,6 +31,20 @@ def _is_probe(scope: MutableMapping[str, Any]) -> bool:
     return scope.get("path") in ("/healthz", "/readyz")
 
 
+@contextlib.contextmanager
+def startup_heap_frozen() -> Iterator[None]:
+    """While the service serves, what its start-up built (modules, app, clients: some 100k
+    objects) stays out of every garbage collection. Otherwise each full collection walks all
+    of it again, a pause of about 100 ms in which no request is answered: the worst of a
+    service's p99. Given back to the collector when the service stops."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def create_api(
     *,
     title: str,
@@ -45,10 +60,10 @@ def create_api(
     @contextlib.asynccontextmanager
     async def lifespan_closing_store(api: FastAPI) -> AsyncIterator[None]:
         try:
-            if lifespan is None:
-                yield
-            else:
-                async with lifespan(api):
+            async with contextlib.AsyncExitStack() as started:
+                if lifespan is not None:
+                    await started.enter_async_context(lifespan(api))
+                with startup_heap_frozen():
                     yield
         finally:
             await idempotency_store.close()
