@@ -31,6 +31,7 @@ class Seen:
     """A read model that records every event it is given: a repeat shows as a second row."""
 
     name = "seen"
+    aggregates: Sequence[str] = ("Bkm",)
     ddl: Sequence[str] = (
         *(f"CREATE TABLE IF NOT EXISTS seen_{i} (n int)" for i in range(4)),
         "CREATE TABLE IF NOT EXISTS seen (originator uuid NOT NULL, version int NOT NULL)",

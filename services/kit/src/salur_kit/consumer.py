@@ -6,27 +6,41 @@ the event *is* — (consumer group, source, aggregate id) with the aggregate ver
 position — and recorded in the same Postgres transaction as the effect. A repeat finds
 its tracking row and has no second effect.
 
+A consumer names the event types it handles; the others on its topics (a BKM's unit on
+registry's topic, say, for a service that only follows partners) are acknowledged from
+their `ce_type` header alone: no decoding, no span, no Postgres. A type missing from the
+catalogue is still decoded, so that it is dead-lettered, not dropped.
+
 Failures: an undecodable message or a rule the event breaks is poison and goes straight to
 the group's dead-letter topic; anything else is retried with backoff a bounded number of
 times, then dead-lettered. Either way the message is acknowledged, so nothing blocks its
 partition.
+
+Offsets are committed at most once a second (`OffsetCommits`), for records already
+handled: a commit per batch cost every consumer a broker round trip per event at the rates
+a command makes, and what a crash leaves uncommitted is redelivered and found tracked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Tracking
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from opentelemetry import trace
+from salur_contracts.base import CATALOGUE
 from salur_contracts.cloudevents import (
     Envelope,
     MalformedEventError,
@@ -47,6 +61,7 @@ class Outcome(enum.Enum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"
     DEAD_LETTERED = "dead_lettered"
+    IGNORED = "ignored"
 
 
 class Effects(Protocol):
@@ -92,14 +107,16 @@ class ConsumerStats:
     applied: int = 0
     duplicates: int = 0
     dead_lettered: int = 0
+    ignored: int = 0
 
     @property
     def processed(self) -> int:
         """Messages handled to an outcome, whatever it was."""
-        return self.applied + self.duplicates + self.dead_lettered
+        return self.applied + self.duplicates + self.dead_lettered + self.ignored
 
 
 BATCH_RECORDS = 500
+COMMIT_SECONDS = 1.0
 
 
 def dead_letter_topic(group: str) -> str:
@@ -115,6 +132,7 @@ class TrackedConsumer:
         effects: Effects,
         dead_letters: DeadLetters,
         dlq_topic: str | None = None,
+        handles: Collection[str] | None = None,
         max_attempts: int = 5,
         first_backoff_seconds: float = 0.05,
         max_backoff_seconds: float = 2.0,
@@ -124,10 +142,23 @@ class TrackedConsumer:
         self.topics = list(topics)
         self.effects = effects
         self.dead_letters = dead_letters
+        # Event types (`ce_type`) with an effect here; None: every type.
+        self.handles = None if handles is None else frozenset(handles)
+        self.commits = OffsetCommits()
         self.max_attempts = max_attempts
         self.first_backoff_seconds = first_backoff_seconds
         self.max_backoff_seconds = max_backoff_seconds
         self.stats = ConsumerStats()
+
+    def ignores(self, headers: Headers) -> bool:
+        """A catalogued event type this consumer has no effect for."""
+        if self.handles is None:
+            return False
+        for name, value in headers:
+            if name == "ce_type":
+                event_type = value.decode("utf-8", "replace")
+                return event_type not in self.handles and event_type in CATALOGUE
+        return False
 
     def tracking_for(self, envelope: Envelope) -> Tracking:
         return Tracking(
@@ -145,6 +176,9 @@ class TrackedConsumer:
         partition: int,
         offset: int,
     ) -> Outcome:
+        if self.ignores(headers):
+            self.stats.ignored += 1
+            return Outcome.IGNORED
         where: dict[str, str | int] = {
             "topic": topic,
             "partition": partition,
@@ -246,6 +280,64 @@ class TrackedConsumer:
         return Outcome.DEAD_LETTERED
 
 
+class OffsetCommits:
+    """Each partition's next offset after the records handled, committed to Kafka at most
+    every `interval` seconds and never ahead of what was handled.
+
+    A commit is explicit (not "everything fetched"), so a batch still being handled is
+    never counted; it runs in the background, so no batch waits for it. A commit refused
+    (the group rebalanced meanwhile) is dropped: its records are redelivered to whoever
+    owns them now and found already tracked.
+    """
+
+    def __init__(self, interval: float = COMMIT_SECONDS) -> None:
+        self.interval = interval
+        self._pending: dict[TopicPartition, int] = {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._last = 0.0
+        self._due: asyncio.Task[None] | None = None
+
+    def handled(
+        self, consumer: AIOKafkaConsumer, records: Sequence[ConsumerRecord[Any, Any]]
+    ) -> None:
+        self._consumer = consumer
+        for record in records:
+            self._pending[TopicPartition(record.topic, record.partition)] = record.offset + 1
+        if self._due is None:
+            self._due = asyncio.create_task(self._commit_when_due())
+
+    async def _commit_when_due(self) -> None:
+        try:
+            await asyncio.sleep(max(0.0, self._last + self.interval - time.monotonic()))
+        finally:
+            self._due = None
+        await self.commit()
+
+    async def commit(self) -> None:
+        """Commit what is pending now (also on shutdown, before the consumer stops)."""
+        pending, self._pending = self._pending, {}
+        if not pending or self._consumer is None:
+            return
+        self._last = time.monotonic()
+        assigned = self._consumer.assignment()
+        offsets = {tp: offset for tp, offset in pending.items() if tp in assigned}
+        try:
+            if offsets:
+                await self._consumer.commit(offsets)
+        except KafkaError as error:
+            log.warning(
+                "offset commit refused; those records will be redelivered",
+                extra={"fields": {"error": repr(error)}},
+            )
+
+    async def close(self) -> None:
+        if self._due is not None:
+            self._due.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._due
+        await self.commit()
+
+
 class BrokerDeadLetters:
     """Dead-letter publishing through the service's faststream broker."""
 
@@ -273,10 +365,11 @@ def subscribe(
 ) -> None:
     """Wire a tracked consumer into the faststream broker (the thin Kafka edge).
 
-    Records arrive in batches and are processed one by one, in partition order; the offsets
-    are committed once per batch. Committing per record would cost a broker round trip each
-    and cap a group at a few hundred events a second; a crash before the commit only
-    redelivers records whose tracking rows already make them harmless.
+    Records arrive in batches and are processed one by one, in partition order; their
+    offsets are committed by `consumer.commits`, at most once a second. Committing per
+    batch costs a broker round trip each, and at the rate commands come a batch is often a
+    single record; a crash before the commit only redelivers records whose tracking rows
+    already make them harmless.
     """
 
     @broker.subscriber(
@@ -285,20 +378,27 @@ def subscribe(
         auto_offset_reset="earliest",
         batch=True,
         max_records=max_records,
-        # Handled outcomes (applied, duplicate, dead-lettered) are acknowledged; only a
-        # failure to reach the dead-letter topic itself is nacked, so nothing is lost.
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        # Handled outcomes (applied, duplicate, dead-lettered, ignored) are committed by
+        # `consumer.commits`; only a failure to reach the dead-letter topic itself rewinds
+        # the batch (nack), so nothing is lost.
+        ack_policy=AckPolicy.MANUAL,
         decoder=_raw_body,
     )
     async def _on_batch(message: KafkaMessage) -> None:
         records = message.raw_message
         assert isinstance(records, tuple), "subscribed in batches"
-        for raw in records:
-            await consumer.process(
-                key=raw.key,
-                value=raw.value,
-                headers=raw.headers,
-                topic=raw.topic,
-                partition=raw.partition,
-                offset=raw.offset,
-            )
+        try:
+            for raw in records:
+                await consumer.process(
+                    key=raw.key,
+                    value=raw.value,
+                    headers=raw.headers,
+                    topic=raw.topic,
+                    partition=raw.partition,
+                    offset=raw.offset,
+                )
+        except BaseException:
+            await message.nack()
+            raise
+        assert isinstance(message.consumer, AIOKafkaConsumer)
+        consumer.commits.handled(message.consumer, records)

@@ -77,10 +77,11 @@ class LogFollower:
         stopping: asyncio.Event,
         load_position: Callable[[], Awaitable[int]],
         handle: HandleBatch,
-        when_idle: Callable[[], Awaitable[None]] | None = None,
+        when_idle: Callable[[psycopg.AsyncConnection[Any]], Awaitable[None]] | None = None,
     ) -> None:
         """Hand every batch after the saved position to `handle` until `stopping`;
-        `when_idle` runs each time the log is caught up, before sleeping, and at the end.
+        `when_idle` runs each time the log is caught up, before sleeping, every half second
+        while it sleeps, and at the end.
 
         `handle` must record its position with its effect, in one transaction on the
         connection it is given (see the note on `synchronous_commit` below).
@@ -112,12 +113,12 @@ class LogFollower:
                             if stopping.is_set():
                                 break
                     if when_idle is not None:
-                        await when_idle()
-                    await self._wait_for_notify(c, stopping)
+                        await when_idle(c)
+                    await self._wait_for_notify(c, stopping, when_idle)
             finally:
                 # Work still in flight on this connection finishes before it closes.
                 if when_idle is not None:
-                    await when_idle()
+                    await when_idle(c)
 
     async def _acquire_lock(
         self, conn: psycopg.AsyncConnection[Any], stopping: asyncio.Event
@@ -144,9 +145,13 @@ class LogFollower:
             pass
 
     async def _wait_for_notify(
-        self, conn: psycopg.AsyncConnection[Any], stopping: asyncio.Event
+        self,
+        conn: psycopg.AsyncConnection[Any],
+        stopping: asyncio.Event,
+        tick: Callable[[psycopg.AsyncConnection[Any]], Awaitable[None]] | None,
     ) -> None:
-        """Sleep until a NOTIFY arrives, `stopping` is set, or the safety poll is due."""
+        """Sleep until a NOTIFY arrives, `stopping` is set, or the safety poll is due;
+        `tick` runs every half second of it."""
         waited = 0.0
         while waited < self.safety_poll_seconds and not stopping.is_set():
             async for _ in conn.notifies(timeout=0.5, stop_after=1):
@@ -155,3 +160,5 @@ class LogFollower:
                 await asyncio.sleep(self.batch_window_seconds)
                 return
             waited += 0.5
+            if tick is not None:
+                await tick(conn)

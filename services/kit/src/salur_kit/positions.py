@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import psycopg
@@ -46,3 +47,28 @@ async def load_from(database_url: str, name: str) -> int:
 
 async def save(conn: psycopg.AsyncConnection[Any], name: str, position: int) -> None:
     await conn.execute(UPSERT, [name, position])
+
+
+class LazyPosition:
+    """A follower's position after a batch that changed nothing for it (events another
+    follower of the log is for): kept in memory, recorded with the next batch that does
+    change something, or once `interval` seconds have passed since the last record.
+
+    Repeating such a batch after a crash changes nothing either, so the record may lag;
+    under load it saves each of those events a write of its own."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        self.unrecorded: int | None = None
+        self._recorded_at = 0.0
+
+    def due(self) -> bool:
+        return time.monotonic() - self._recorded_at >= self.interval
+
+    def skip(self, position: int) -> None:
+        self.unrecorded = position
+
+    def recorded(self, position: int) -> None:
+        self._recorded_at = time.monotonic()
+        if self.unrecorded is not None and self.unrecorded <= position:
+            self.unrecorded = None

@@ -7,6 +7,11 @@ acknowledged the batch records the relayed position in the same database. A cras
 producing and recording repeats the tail: at-least-once, with the CloudEvent id derived
 from (aggregate id, version) so consumers recognise the repeat. Per-aggregate order holds
 because the Kafka key is the aggregate id.
+
+A batch with nothing to publish (events that stay inside the service, like planning's
+knowledge of a BKM) records its position lazily: with the next published batch, or once
+a second while idle. Re-reading such events after a crash publishes nothing, and under load
+it saves every event of that kind a write of its own.
 """
 
 from __future__ import annotations
@@ -81,6 +86,7 @@ class OutboxRelay:
         self.topic_for = topic_for or (lambda event: event.topic())
         self.stats = RelayStats()
         self._confirming: asyncio.Task[None] | None = None
+        self.lazy = positions.LazyPosition()
         self.follower = LogFollower(
             app=app, database_url=database_url, lock_name=name, batch_size=batch_size
         )
@@ -103,7 +109,17 @@ class OutboxRelay:
         """
         acks = await self._produce(batch)
         await self.settle()
-        self._confirming = asyncio.create_task(self._confirm(acks, conn, batch[-1].id))
+        if acks or self.lazy.due():
+            self._confirming = asyncio.create_task(self._confirm(acks, conn, batch[-1].id))
+        else:
+            self.lazy.skip(batch[-1].id)
+
+    async def idle(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Caught up (and every half second while it stays so): settle what is in flight,
+        and record a lazily kept position once it is due."""
+        await self.settle()
+        if self.lazy.unrecorded is not None and self.lazy.due():
+            await self.record_position(conn, self.lazy.unrecorded)
 
     async def settle(self) -> None:
         """Wait until every produced batch is acknowledged and its position recorded."""
@@ -153,6 +169,7 @@ class OutboxRelay:
         """Called only after Kafka acknowledged everything up to `position`."""
         await positions.save(conn, self.name, position)
         self.stats.position = position
+        self.lazy.recorded(position)
 
     async def drain(self) -> None:
         """Relay everything stored so far (used by tests and benchmarks)."""
@@ -162,6 +179,8 @@ class OutboxRelay:
             async for batch in self.follower.batches_after(position):
                 await self.publish(batch, c)
             await self.settle()
+            if self.lazy.unrecorded is not None:
+                await self.record_position(c, self.lazy.unrecorded)
 
     async def run(self, stopping: asyncio.Event) -> None:
         await positions.ensure_table(self.database_url)
@@ -169,5 +188,5 @@ class OutboxRelay:
             stopping=stopping,
             load_position=self.position,
             handle=self.publish,
-            when_idle=self.settle,
+            when_idle=self.idle,
         )

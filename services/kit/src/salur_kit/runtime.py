@@ -19,6 +19,7 @@ import uvloop
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI
 from psycopg_pool import AsyncConnectionPool
+from salur_contracts import IntegrationEvent
 
 from salur_kit import devtokens, service_metrics, telemetry
 from salur_kit.auth import TokenVerifier
@@ -41,11 +42,21 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ConsumerSpec:
-    """A tracked consumer: its group, the topics it reads, and where effects land."""
+    """A tracked consumer: its group, the integration events it has an effect for, and
+    where effects land. It reads those events' topics; their other events are skipped
+    unread (see `salur_kit.consumer`)."""
 
     group: str
-    topics: Sequence[str]
+    handles: Sequence[type[IntegrationEvent]]
     effects: Callable[[ServiceApplication], Effects]
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(event.topic() for event in self.handles))
+
+    @property
+    def event_types(self) -> frozenset[str]:
+        return frozenset(event.event_type() for event in self.handles)
 
 
 Loop = Callable[[asyncio.Event], Awaitable[None]]
@@ -160,6 +171,7 @@ def build_api(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
                     # sharing (and splitting) its partitions; dead letters keep the topic.
                     group=settings.consumer_group_prefix + consumer_spec.group,
                     topics=consumer_spec.topics,
+                    handles=consumer_spec.event_types,
                     effects=consumer_spec.effects(app),
                     dead_letters=BrokerDeadLetters(broker),
                     dlq_topic=dead_letter_topic(consumer_spec.group),
@@ -181,6 +193,8 @@ def build_api(spec: ServiceSpec, settings: ServiceSettings) -> FastAPI:
             running.stopping.set()
             await asyncio.gather(*running.tasks, return_exceptions=True)
             if broker is not None:
+                for consumer in running.consumers:
+                    await consumer.commits.close()
                 await broker.stop()
             await producer.stop()
             await read_pool.close()

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from salur_contracts.matching import MatchProposed
-from salur_contracts.opportunities import OpportunityPublished
-from salur_contracts.planning import PlanDrafted
-from salur_contracts.registry import BkmRegistered
 from salur_kit.eventstore import ServiceApplication
 from salur_kit.runtime import ConsumerSpec, ServiceSpec
 
 from salur_matching.api import router
 from salur_matching.application import MatchingApplication, MatchingEffects
+from salur_matching.engine import HANDLED
 from salur_matching.integration import to_integration
-
-INPUT_TOPICS = (BkmRegistered.topic(), PlanDrafted.topic(), OpportunityPublished.topic())
 
 
 def effects(app: ServiceApplication) -> MatchingEffects:
@@ -21,7 +17,9 @@ def effects(app: ServiceApplication) -> MatchingEffects:
     return MatchingEffects(app)
 
 
-CONSUMER = ConsumerSpec(group="matching", topics=INPUT_TOPICS, effects=effects)
+CONSUMER = ConsumerSpec(group="matching", handles=HANDLED, effects=effects)
+# Registry's, planning's and opportunities' topics, in that order (a rebuild reads them).
+INPUT_TOPICS = CONSUMER.topics
 
 SPEC = ServiceSpec(
     name="matching",

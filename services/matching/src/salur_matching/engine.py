@@ -69,6 +69,14 @@ OPPORTUNITY_EVENTS = (
     opp.EnvelopeReleased,
     opp.EnvelopeExhausted,
 )
+# What `apply` takes into account; the rest of its topics' events change nothing here.
+HANDLED: tuple[type[IntegrationEvent], ...] = (
+    reg.PartnerRegistered,
+    *BKM_EVENTS,
+    *DESCRIBING_EVENTS,
+    *CHANNELLING_EVENTS,
+    *OPPORTUNITY_EVENTS,
+)
 APPLIED: tuple[type[IntegrationEvent], ...] = (
     reg.PartnerRegistered,
     *BKM_EVENTS,

@@ -27,6 +27,17 @@ def today_in_indonesia() -> dt.date:
     return dt.datetime.now(WIB).date()
 
 
+# What `OpportunitiesApplication.policy` acts on; the rest of registry's and partnerships'
+# events (BKMs' standing, proposals, completed partnerships) move no envelope.
+HANDLED = (
+    registry.PartnerRegistered,
+    registry.PartnerVerified,
+    partnerships.AgreementSigned,
+    partnerships.TrancheDisbursed,
+    partnerships.PartnershipTerminated,
+)
+
+
 class OpportunitiesApplication(ServiceApplication):
     name = "opportunities"
     # Injected in tests (a fake clock); every date rule asks it, never the system clock.

@@ -4,14 +4,12 @@ scheduled close, on the kit."""
 from __future__ import annotations
 
 from salur_contracts.opportunities import OpportunityDrafted
-from salur_contracts.partnerships import AgreementSigned
-from salur_contracts.registry import PartnerRegistered
 from salur_kit.consumer import EventSourcedEffects
 from salur_kit.eventstore import ServiceApplication
 from salur_kit.runtime import ConsumerSpec, ServiceSpec
 
 from salur_opportunities.api import router
-from salur_opportunities.application import OpportunitiesApplication
+from salur_opportunities.application import HANDLED, OpportunitiesApplication
 from salur_opportunities.integration import to_integration
 from salur_opportunities.readmodel import OpenOpportunities
 from salur_opportunities.schedule import auto_close
@@ -25,7 +23,7 @@ def effects(app: ServiceApplication) -> EventSourcedEffects:
 
 CONSUMER = ConsumerSpec(
     group="opportunities",
-    topics=[PartnerRegistered.topic(), AgreementSigned.topic()],
+    handles=HANDLED,
     effects=effects,
 )
 

@@ -119,6 +119,7 @@ class OpenOpportunities:
 
     name: str = "opportunities-open"
     ddl: Sequence[str] = DDL
+    aggregates: Sequence[str] = ("Opportunity",)
 
     async def apply(self, conn: psycopg.AsyncConnection[Any], event: Any) -> None:
         kind = type(event).__qualname__

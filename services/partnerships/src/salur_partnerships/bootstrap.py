@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from salur_contracts.matching import MatchProposed
-from salur_contracts.opportunities import OpportunityPublished
 from salur_contracts.partnerships import AgreementSigned
-from salur_contracts.planning import PlanDrafted
-from salur_contracts.registry import BkmRegistered
 from salur_kit.consumer import EventSourcedEffects
 from salur_kit.eventstore import ServiceApplication
 from salur_kit.runtime import ConsumerSpec, ServiceSpec
 
+from salur_partnerships import policy
 from salur_partnerships.api import router
 from salur_partnerships.application import PartnershipsApplication
 from salur_partnerships.integration import to_integration
@@ -25,12 +22,7 @@ def effects(app: ServiceApplication) -> EventSourcedEffects:
 
 CONSUMER = ConsumerSpec(
     group="partnerships",
-    topics=[
-        BkmRegistered.topic(),
-        PlanDrafted.topic(),
-        OpportunityPublished.topic(),
-        MatchProposed.topic(),
-    ],
+    handles=policy.HANDLED,
     effects=effects,
 )
 

@@ -198,3 +198,7 @@ _HANDLERS: tuple[tuple[tuple[type[IntegrationEvent], ...], Handler], ...] = (
     (_OPPORTUNITY_EVENTS, _opportunity),
     ((matching.MatchProposed, matching.MatchWithdrawn), _match),
 )
+# What `follow` acts on; the rest of its topics' events change nothing here.
+HANDLED: tuple[type[IntegrationEvent], ...] = tuple(
+    kind for kinds, _ in _HANDLERS for kind in kinds
+)

@@ -63,6 +63,7 @@ class PartnershipTotals:
 
     name: str = "partnerships-totals"
     ddl: Sequence[str] = DDL
+    aggregates: Sequence[str] = ("Agreement",)
 
     async def apply(self, conn: psycopg.AsyncConnection[Any], event: Any) -> None:
         change = _change(type(event).__qualname__, event)

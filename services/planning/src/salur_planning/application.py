@@ -5,6 +5,7 @@ aggregates."""
 from __future__ import annotations
 
 import datetime as dt
+import typing
 from collections.abc import Sequence
 from decimal import Decimal
 from uuid import UUID, uuid4
@@ -44,6 +45,15 @@ FundingEvent = (
     | partnerships.PartnershipTerminated
 )
 MatchEvent = matching.MatchProposed | matching.MatchWithdrawn
+
+
+# What `PlanningApplication.policy` acts on; partners' standing and the proposals before an
+# agreement do not concern plans.
+HANDLED: tuple[type[IntegrationEvent], ...] = (
+    *typing.get_args(BkmEvent),
+    *typing.get_args(FundingEvent),
+    *typing.get_args(MatchEvent),
+)
 
 
 class PlanningApplication(ServiceApplication):

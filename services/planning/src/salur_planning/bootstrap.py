@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from salur_contracts.matching import MatchProposed
-from salur_contracts.partnerships import AgreementSigned
 from salur_contracts.planning import PlanDrafted
-from salur_contracts.registry import BkmRegistered
 from salur_kit.consumer import EventSourcedEffects
 from salur_kit.eventstore import ServiceApplication
 from salur_kit.runtime import ConsumerSpec, ServiceSpec
 
 from salur_planning.api import router
-from salur_planning.application import PlanningApplication
+from salur_planning.application import HANDLED, PlanningApplication
 from salur_planning.integration import to_integration
 from salur_planning.readmodel import PlanningLists
 
@@ -25,7 +22,7 @@ def effects(app: ServiceApplication) -> EventSourcedEffects:
 
 CONSUMER = ConsumerSpec(
     group="planning",
-    topics=[BkmRegistered.topic(), AgreementSigned.topic(), MatchProposed.topic()],
+    handles=HANDLED,
     effects=effects,
 )
 

@@ -108,6 +108,7 @@ class PlanningLists:
 
     name: str = "planning-activities"
     ddl: Sequence[str] = DDL
+    aggregates: Sequence[str] = ("Plan",)
 
     async def apply(self, conn: psycopg.AsyncConnection[Any], event: Any) -> None:
         kind = type(event).__qualname__

@@ -38,6 +38,7 @@ class RegistryLists:
 
     name: str = "registry-lists"
     ddl: Sequence[str] = DDL
+    aggregates: Sequence[str] = ("Bkm", "Partner")
 
     async def apply(self, conn: psycopg.AsyncConnection[Any], event: Any) -> None:
         kind = type(event).__qualname__
