@@ -181,7 +181,14 @@ async def test_a_consumers_outcomes_dead_letters_and_lag_are_exposed(
 
     spec = dataclasses.replace(
         SPEC,
-        consumers=(ConsumerSpec(group=dead_letter_group, topics=[unique_topic], effects=effects),),
+        consumers=(
+            ConsumerSpec(
+                group=dead_letter_group,
+                handles=(BkmRegistered,),
+                effects=effects,
+                topics_instead=[unique_topic],
+            ),
+        ),
     )
     envelope = new_envelope(example_event(BkmRegistered), aggregate_version=1)
     record = encode(envelope)

@@ -287,7 +287,8 @@ class OffsetCommits:
     A commit is explicit (not "everything fetched"), so a batch still being handled is
     never counted; it runs in the background, so no batch waits for it. A commit refused
     (the group rebalanced meanwhile) is dropped: its records are redelivered to whoever
-    owns them now and found already tracked.
+    owns them now and found already tracked. Once `close`d (the service is stopping), each
+    batch still handled is committed before its handler returns.
     """
 
     def __init__(self, interval: float = COMMIT_SECONDS) -> None:
@@ -296,14 +297,17 @@ class OffsetCommits:
         self._consumer: AIOKafkaConsumer | None = None
         self._last = 0.0
         self._due: asyncio.Task[None] | None = None
+        self._closing = False
 
-    def handled(
+    async def handled(
         self, consumer: AIOKafkaConsumer, records: Sequence[ConsumerRecord[Any, Any]]
     ) -> None:
         self._consumer = consumer
         for record in records:
             self._pending[TopicPartition(record.topic, record.partition)] = record.offset + 1
-        if self._due is None:
+        if self._closing:
+            await self.commit()
+        elif self._due is None:
             self._due = asyncio.create_task(self._commit_when_due())
 
     async def _commit_when_due(self) -> None:
@@ -331,6 +335,7 @@ class OffsetCommits:
             )
 
     async def close(self) -> None:
+        self._closing = True
         if self._due is not None:
             self._due.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -401,4 +406,4 @@ def subscribe(
             await message.nack()
             raise
         assert isinstance(message.consumer, AIOKafkaConsumer)
-        consumer.commits.handled(message.consumer, records)
+        await consumer.commits.handled(message.consumer, records)

@@ -49,9 +49,13 @@ class ConsumerSpec:
     group: str
     handles: Sequence[type[IntegrationEvent]]
     effects: Callable[[ServiceApplication], Effects]
+    # Topics to read instead of the handled events' own (a test's topic of its own).
+    topics_instead: Sequence[str] = ()
 
     @property
     def topics(self) -> tuple[str, ...]:
+        if self.topics_instead:
+            return tuple(self.topics_instead)
         return tuple(dict.fromkeys(event.topic() for event in self.handles))
 
     @property

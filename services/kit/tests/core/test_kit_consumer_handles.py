@@ -164,12 +164,12 @@ async def test_offsets_are_committed_explicitly_and_at_most_once_an_interval() -
     kafka = Committing(0, 1)
     commits = OffsetCommits(interval=0.3)
 
-    commits.handled(kafka, records(0, 5, 6))
+    await commits.handled(kafka, records(0, 5, 6))
     await asyncio.sleep(0.05)
     assert kafka.commits == [{TopicPartition(TOPIC, 0): 7}]  # the first is not held back
 
-    commits.handled(kafka, records(0, 7))
-    commits.handled(kafka, records(1, 40))
+    await commits.handled(kafka, records(0, 7))
+    await commits.handled(kafka, records(1, 40))
     await asyncio.sleep(0.1)
     assert len(kafka.commits) == 1  # the next waits for the interval ...
 
@@ -182,8 +182,8 @@ async def test_a_partition_no_longer_assigned_is_not_committed() -> None:
     kafka = Committing(1)
     commits = OffsetCommits(interval=0.0)
 
-    commits.handled(kafka, records(0, 3))
-    commits.handled(kafka, records(1, 9))
+    await commits.handled(kafka, records(0, 3))
+    await commits.handled(kafka, records(1, 9))
     await commits.close()
 
     assert kafka.commits == [{TopicPartition(TOPIC, 1): 10}]
@@ -193,10 +193,10 @@ async def test_a_refused_commit_is_dropped_and_the_next_goes_ahead() -> None:
     kafka = Committing(0, refuse=True)
     commits = OffsetCommits(interval=0.0)
 
-    commits.handled(kafka, records(0, 1))
+    await commits.handled(kafka, records(0, 1))
     await commits.close()  # refused: logged, not raised
     kafka.refuse = False
-    commits.handled(kafka, records(0, 2))
+    await commits.handled(kafka, records(0, 2))
     await commits.close()
 
     assert kafka.commits == [{TopicPartition(TOPIC, 0): 3}]

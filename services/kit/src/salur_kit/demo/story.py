@@ -341,6 +341,7 @@ class Story:
     def opportunities(self) -> None:
         for partner in self.outcome.partners.values():
             cast = partner.cast
+            # Opportunities may not have heard of the partner yet (registry's events).
             drafted = self.api.command(
                 partner.officer,
                 "POST",
@@ -363,6 +364,7 @@ class Story:
                     "close_date": (self.day + dt.timedelta(days=90)).isoformat(),
                     "requirements": "proposal, RAB, and the endorsed PJM Pronangkis",
                 },
+                until_known=OPPORTUNITIES_PENDING,
             )
             opportunity_id = UUID(drafted["opportunity_id"])
             published = self.api.command(
