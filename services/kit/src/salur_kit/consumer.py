@@ -29,8 +29,9 @@ import enum
 import logging
 import time
 from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
@@ -50,7 +51,7 @@ from salur_contracts.cloudevents import (
 
 from salur_kit import telemetry
 from salur_kit.errors import SalurError
-from salur_kit.eventstore import ServiceApplication
+from salur_kit.eventstore import TRACEPARENT_KEY, ServiceApplication
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,37 @@ class Effects(Protocol):
 
     def apply(self, envelope: Envelope, tracking: Tracking) -> None:
         """Apply the effect; raise `IntegrityError` if `tracking` was already recorded."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One decoded message of a batch: its event, tracking row and where it came from."""
+
+    envelope: Envelope
+    tracking: Tracking
+    where: dict[str, str | int]
+
+
+@runtime_checkable
+class BatchEffects(Effects, Protocol):
+    """Effects that can also take a whole batch of messages in one transaction."""
+
+    @property
+    def batches(self) -> bool: ...
+
+    def apply_all(self, deliveries: Sequence[Delivery], group: str) -> None:
+        """Apply every delivery's effect and record every tracking row, atomically; raise
+        (having changed nothing) if any of them cannot be."""
+
+
+def consume_span(group: str, delivery: Delivery) -> AbstractContextManager[trace.Span]:
+    """The span of one consumed message, a child of the span that produced it."""
+    return telemetry.tracer.start_as_current_span(
+        f"consume {delivery.envelope.type}",
+        context=telemetry.context_from_traceparent(delivery.envelope.traceparent),
+        kind=trace.SpanKind.CONSUMER,
+        attributes={"messaging.consumer.group.name": group, **delivery.where},
+    )
 
 
 class DeadLetters(Protocol):
@@ -100,6 +132,27 @@ class EventSourcedEffects:
     def apply(self, envelope: Envelope, tracking: Tracking) -> None:
         aggregates = self.policy(envelope)
         self.app.save_tracked(*aggregates, tracking=tracking)
+
+    @property
+    def batches(self) -> bool:
+        return self.app.records_batches
+
+    def apply_all(self, deliveries: Sequence[Delivery], group: str) -> None:
+        """The policy for each message in order, a later one seeing what an earlier one
+        changed (`batch_identity`); then every new event and tracking row in one
+        transaction. Each new event keeps the trace of the message that caused it."""
+        with self.app.batch_identity() as changed:
+            for delivery in deliveries:
+                with consume_span(group, delivery) as span:
+                    aggregates = self.policy(delivery.envelope)
+                    traceparent = telemetry.traceparent_of(span)
+                for aggregate in aggregates:
+                    changed[aggregate.id] = aggregate
+                    if traceparent is not None:
+                        for event in aggregate.pending_events:
+                            vars(event).setdefault(TRACEPARENT_KEY, traceparent)
+        first, *more = [delivery.tracking for delivery in deliveries]
+        self.app.save_tracked(*changed.values(), tracking=first, more=more)
 
 
 @dataclass
@@ -189,13 +242,60 @@ class TrackedConsumer:
             envelope = decode(key, value, list(headers))
         except (MalformedEventError, UnknownEventTypeError) as error:
             return await self._dead_letter(key, value, headers, where, error, attempts=0)
-        with telemetry.tracer.start_as_current_span(
-            f"consume {envelope.type}",
-            context=telemetry.context_from_traceparent(envelope.traceparent),
-            kind=trace.SpanKind.CONSUMER,
-            attributes={"messaging.consumer.group.name": self.group, **where},
-        ):
+        delivery = Delivery(envelope, self.tracking_for(envelope), where)
+        with consume_span(self.group, delivery):
             return await self._apply_with_retries(envelope, key, value, headers, where)
+
+    async def process_batch(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """A fetched batch, in order. When the effects take batches, the messages with an
+        effect are applied in one transaction; should that fail (a repeat, a rule one of
+        them breaks, a conflict), each is processed on its own, as always."""
+        effects = self.effects
+        if len(records) < 2 or not (isinstance(effects, BatchEffects) and effects.batches):
+            for raw in records:
+                await self.process(
+                    key=raw.key,
+                    value=raw.value,
+                    headers=raw.headers,
+                    topic=raw.topic,
+                    partition=raw.partition,
+                    offset=raw.offset,
+                )
+            return
+        pending: list[tuple[ConsumerRecord[Any, Any], Delivery]] = []
+        for raw in records:
+            if self.ignores(raw.headers):
+                self.stats.ignored += 1
+                continue
+            where: dict[str, str | int] = {
+                "topic": raw.topic,
+                "partition": raw.partition,
+                "offset": raw.offset,
+                "group": self.group,
+            }
+            try:
+                envelope = decode(raw.key, raw.value, list(raw.headers))
+            except (MalformedEventError, UnknownEventTypeError) as error:
+                await self._dead_letter(raw.key, raw.value, raw.headers, where, error, 0)
+                continue
+            pending.append((raw, Delivery(envelope, self.tracking_for(envelope), where)))
+        if len(pending) > 1:
+            deliveries = [delivery for _, delivery in pending]
+            try:
+                await asyncio.to_thread(effects.apply_all, deliveries, self.group)
+            except Exception as error:  # each on its own below: nothing was applied
+                log.info(
+                    "batch taken one message at a time",
+                    extra={"fields": {"group": self.group, "reason": repr(error)[:200]}},
+                )
+            else:
+                self.stats.applied += len(deliveries)
+                return
+        for raw, delivery in pending:
+            with consume_span(self.group, delivery):
+                await self._apply_with_retries(
+                    delivery.envelope, raw.key, raw.value, raw.headers, delivery.where
+                )
 
     async def _apply_with_retries(
         self,
@@ -393,15 +493,7 @@ def subscribe(
         records = message.raw_message
         assert isinstance(records, tuple), "subscribed in batches"
         try:
-            for raw in records:
-                await consumer.process(
-                    key=raw.key,
-                    value=raw.value,
-                    headers=raw.headers,
-                    topic=raw.topic,
-                    partition=raw.partition,
-                    offset=raw.offset,
-                )
+            await consumer.process_batch(records)
         except BaseException:
             await message.nack()
             raise

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
@@ -33,12 +34,31 @@ from eventsourcing.persistence import (
     Tracking,
     Transcoding,
 )
+from eventsourcing.postgres import PostgresProcessRecorder
+from psycopg import Cursor
+from psycopg.rows import DictRow
 
 from salur_kit import telemetry
 from salur_kit.errors import ConcurrentWriteError, NotFoundError, StaleVersionError
 
 TRACEPARENT_KEY = "__traceparent__"
 A = TypeVar("A", bound=Aggregate)
+BATCH_RECORDER_TOPIC = "salur_kit.eventstore:BatchTrackingRecorder"
+
+
+class BatchTrackingRecorder(PostgresProcessRecorder):
+    """The Postgres process recorder, plus `insert_events(..., trackings=[...])`: the
+    tracking rows of several messages in the events' one transaction (a consumer's batch).
+    A row already recorded fails the whole transaction (`IntegrityError`)."""
+
+    def _insert_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        # After the first message's row, in the batch's order: the rows of one aggregate
+        # must go up in version (each name keeps its last position).
+        for tracking in kwargs.get("trackings", ()):
+            self._insert_tracking(curs, tracking=tracking)
 
 
 def postgres_env(database_url: str, *, pool_size: int = 5) -> dict[str, str]:
@@ -56,6 +76,7 @@ def postgres_env(database_url: str, *, pool_size: int = 5) -> dict[str, str]:
         "POSTGRES_LOCK_TIMEOUT": "5",
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
         "POSTGRES_CONNECT_TIMEOUT": "5",
+        "PROCESS_RECORDER_TOPIC": BATCH_RECORDER_TOPIC,
     }
 
 
@@ -94,6 +115,8 @@ class TracingMapper(Mapper[UUID]):
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         stored = super().to_stored_event(domain_event)
+        if TRACEPARENT_KEY in vars(domain_event):
+            return stored  # stamped by the consumer that decided it (one of a batch)
         traceparent = telemetry.current_traceparent()
         if traceparent is None:
             return stored
@@ -144,6 +167,24 @@ class ServiceApplication(Application[UUID]):
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(dict(env) if env is not None else memory_env())
+        self._batch = threading.local()
+
+    @property
+    def records_batches(self) -> bool:
+        """Whether `save_tracked` can record several messages' tracking rows at once."""
+        return isinstance(self.recorder, BatchTrackingRecorder)
+
+    @contextlib.contextmanager
+    def batch_identity(self) -> Iterator[dict[UUID, Aggregate]]:
+        """While a consumer's batch is decided (in this thread): `load` returns the
+        aggregate a previous message of the batch changed, not a second copy from the
+        store. Put each changed aggregate in the yielded map."""
+        known: dict[UUID, Aggregate] = {}
+        self._batch.known = known
+        try:
+            yield known
+        finally:
+            self._batch.known = None
 
     def construct_recorder(self) -> ProcessRecorder:
         if self.env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
@@ -169,6 +210,12 @@ class ServiceApplication(Application[UUID]):
 
     def load(self, cls: type[A], aggregate_id: UUID, what: str) -> A:
         """Get an aggregate, turning the library's error into the platform's 404."""
+        known: dict[UUID, Aggregate] | None = getattr(self._batch, "known", None)
+        if known is not None and aggregate_id in known:
+            changed = known[aggregate_id]
+            if not isinstance(changed, cls):
+                raise NotFoundError(f"{what} {aggregate_id} does not exist")
+            return changed
         try:
             if self._may_have_snapshots(cls):
                 aggregate: Aggregate | None = self.repository.get(aggregate_id)
@@ -199,14 +246,19 @@ class ServiceApplication(Application[UUID]):
         if expected_version is not None and expected_version != aggregate.version:
             raise StaleVersionError(expected_version, aggregate.version)
 
-    def save_tracked(self, *aggregates: Aggregate, tracking: Tracking) -> None:
-        """Save new events and the position of the message that caused them, atomically.
+    def save_tracked(
+        self, *aggregates: Aggregate, tracking: Tracking, more: Sequence[Tracking] = ()
+    ) -> None:
+        """Save new events and the position of the message that caused them (and of the
+        `more` messages of its batch: `records_batches` only), atomically.
 
-        The recorder raises `IntegrityError` when `tracking` is not beyond the last position
-        recorded under its name: the message was processed before.
+        The recorder raises `IntegrityError` when a tracking row was recorded before: the
+        message was processed before.
         """
+        if more and not self.records_batches:
+            raise TypeError("this recorder keeps one message's tracking row per transaction")
         processing: ProcessingEvent[UUID] = ProcessingEvent(tracking=tracking)
-        processing.collect_events(*aggregates)
+        processing.collect_events(*aggregates, **({"trackings": list(more)} if more else {}))
         recordings = self._record(processing)
         self._take_snapshots(processing)
         self._notify(recordings)

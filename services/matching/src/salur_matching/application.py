@@ -31,7 +31,7 @@ class MatchingApplication(ServiceApplication):
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         settings = dict(env) if env is not None else memory_env()
         if settings.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
-            settings.setdefault("PROCESS_RECORDER_TOPIC", RECORDER_TOPIC)
+            settings["PROCESS_RECORDER_TOPIC"] = RECORDER_TOPIC
         super().__init__(settings)
         self.engine = Engine()
         # The consumer's thread and the API's threads share the engine.

@@ -15,11 +15,11 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
-from eventsourcing.postgres import PostgresProcessRecorder
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 from salur_contracts.matching import match_id
+from salur_kit.eventstore import BatchTrackingRecorder
 
 from salur_matching.engine import Change, Engine, FactRow
 
@@ -70,7 +70,7 @@ def state_of(change: Change) -> tuple[list[FactParams], list[MatchParams]]:
     return fact_params(change.facts), matches
 
 
-class StateRecorder(PostgresProcessRecorder):
+class StateRecorder(BatchTrackingRecorder):
     """The kit's process recorder plus matching's state tables, written in its transaction."""
 
     def create_table(self) -> None:
