@@ -18,6 +18,7 @@ from salur_contracts.matching import MatchWithdrawn
 from salur_contracts.registry import BkmRegistered, BkmVerified
 from salur_kit.consumer import TrackedConsumer
 from salur_kit.eventstore import postgres_env
+from salur_kit.testing.dead_letters import KeptDeadLetters
 from salur_planning.application import PlanningApplication
 from salur_planning.bootstrap import CONSUMER
 from salur_planning.domain import KnownBkm
@@ -25,16 +26,6 @@ from salur_planning.domain import KnownBkm
 pytestmark = pytest.mark.integration
 
 TOPIC = "salur.registry.events.v1"
-
-
-class Letters:
-    def __init__(self) -> None:
-        self.reasons: list[str] = []
-
-    async def send(
-        self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
-    ) -> None:
-        self.reasons.append(dict(headers)["x-dlq-error-type"].decode())
 
 
 def trace_of(i: int) -> str:
@@ -63,12 +54,12 @@ def app(fresh_database_url: str) -> Iterator[PlanningApplication]:
 
 
 @pytest.fixture
-def letters() -> Letters:
-    return Letters()
+def letters() -> KeptDeadLetters:
+    return KeptDeadLetters()
 
 
 @pytest.fixture
-def consumer(app: PlanningApplication, letters: Letters) -> TrackedConsumer:
+def consumer(app: PlanningApplication, letters: KeptDeadLetters) -> TrackedConsumer:
     return TrackedConsumer(
         group="planning",
         topics=[TOPIC],
@@ -131,7 +122,7 @@ async def test_a_batch_with_a_repeat_is_taken_one_by_one_and_the_repeat_changes_
 
 
 async def test_a_message_breaking_a_rule_is_dead_lettered_and_the_rest_of_its_batch_applied(
-    app: PlanningApplication, consumer: TrackedConsumer, letters: Letters
+    app: PlanningApplication, consumer: TrackedConsumer, letters: KeptDeadLetters
 ) -> None:
     bkm = uuid.uuid4()
     # Withdrawing a match of a plan planning has never seen breaks a rule.

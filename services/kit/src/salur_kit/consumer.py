@@ -76,7 +76,7 @@ class Effects(Protocol):
 
 @dataclass(frozen=True)
 class Delivery:
-    """One decoded message of a batch: its event, tracking row and where it came from."""
+    """One decoded message: its event, tracking row and where it came from."""
 
     envelope: Envelope
     tracking: Tracking
@@ -229,6 +229,48 @@ class TrackedConsumer:
         partition: int,
         offset: int,
     ) -> Outcome:
+        received = await self._receive(key, value, headers, topic, partition, offset)
+        if isinstance(received, Outcome):
+            return received
+        return await self._apply(received, key, value, headers)
+
+    async def process_batch(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """A fetched batch, in order. When the effects take batches, the messages with an
+        effect are applied in one transaction; should that fail (a repeat, a rule one of
+        them breaks, a conflict), each is processed on its own, as always."""
+        pending: list[tuple[ConsumerRecord[Any, Any], Delivery]] = []
+        for raw in records:
+            received = await self._receive(
+                raw.key, raw.value, raw.headers, raw.topic, raw.partition, raw.offset
+            )
+            if isinstance(received, Delivery):
+                pending.append((raw, received))
+        effects = self.effects
+        if len(pending) > 1 and isinstance(effects, BatchEffects) and effects.batches:
+            deliveries = [delivery for _, delivery in pending]
+            try:
+                await asyncio.to_thread(effects.apply_all, deliveries, self.group)
+            except Exception as error:  # each on its own below: nothing was applied
+                log.info(
+                    "batch taken one message at a time",
+                    extra={"fields": {"group": self.group, "reason": repr(error)[:200]}},
+                )
+            else:
+                self.stats.applied += len(deliveries)
+                return
+        for raw, delivery in pending:
+            await self._apply(delivery, raw.key, raw.value, raw.headers)
+
+    async def _receive(
+        self,
+        key: bytes | None,
+        value: bytes | None,
+        headers: Headers,
+        topic: str,
+        partition: int,
+        offset: int,
+    ) -> Delivery | Outcome:
+        """One message skipped (not handled here), dead-lettered (undecodable) or decoded."""
         if self.ignores(headers):
             self.stats.ignored += 1
             return Outcome.IGNORED
@@ -242,70 +284,18 @@ class TrackedConsumer:
             envelope = decode(key, value, list(headers))
         except (MalformedEventError, UnknownEventTypeError) as error:
             return await self._dead_letter(key, value, headers, where, error, attempts=0)
-        delivery = Delivery(envelope, self.tracking_for(envelope), where)
-        with consume_span(self.group, delivery):
-            return await self._apply_with_retries(envelope, key, value, headers, where)
+        return Delivery(envelope, self.tracking_for(envelope), where)
 
-    async def process_batch(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
-        """A fetched batch, in order. When the effects take batches, the messages with an
-        effect are applied in one transaction; should that fail (a repeat, a rule one of
-        them breaks, a conflict), each is processed on its own, as always."""
-        effects = self.effects
-        if len(records) < 2 or not (isinstance(effects, BatchEffects) and effects.batches):
-            for raw in records:
-                await self.process(
-                    key=raw.key,
-                    value=raw.value,
-                    headers=raw.headers,
-                    topic=raw.topic,
-                    partition=raw.partition,
-                    offset=raw.offset,
-                )
-            return
-        pending: list[tuple[ConsumerRecord[Any, Any], Delivery]] = []
-        for raw in records:
-            if self.ignores(raw.headers):
-                self.stats.ignored += 1
-                continue
-            where: dict[str, str | int] = {
-                "topic": raw.topic,
-                "partition": raw.partition,
-                "offset": raw.offset,
-                "group": self.group,
-            }
-            try:
-                envelope = decode(raw.key, raw.value, list(raw.headers))
-            except (MalformedEventError, UnknownEventTypeError) as error:
-                await self._dead_letter(raw.key, raw.value, raw.headers, where, error, 0)
-                continue
-            pending.append((raw, Delivery(envelope, self.tracking_for(envelope), where)))
-        if len(pending) > 1:
-            deliveries = [delivery for _, delivery in pending]
-            try:
-                await asyncio.to_thread(effects.apply_all, deliveries, self.group)
-            except Exception as error:  # each on its own below: nothing was applied
-                log.info(
-                    "batch taken one message at a time",
-                    extra={"fields": {"group": self.group, "reason": repr(error)[:200]}},
-                )
-            else:
-                self.stats.applied += len(deliveries)
-                return
-        for raw, delivery in pending:
-            with consume_span(self.group, delivery):
-                await self._apply_with_retries(
-                    delivery.envelope, raw.key, raw.value, raw.headers, delivery.where
-                )
+    async def _apply(
+        self, delivery: Delivery, key: bytes | None, value: bytes | None, headers: Headers
+    ) -> Outcome:
+        with consume_span(self.group, delivery):
+            return await self._apply_with_retries(delivery, key, value, headers)
 
     async def _apply_with_retries(
-        self,
-        envelope: Envelope,
-        key: bytes | None,
-        value: bytes | None,
-        headers: Headers,
-        where: dict[str, Any],
+        self, delivery: Delivery, key: bytes | None, value: bytes | None, headers: Headers
     ) -> Outcome:
-        tracking = self.tracking_for(envelope)
+        envelope, tracking, where = delivery.envelope, delivery.tracking, delivery.where
         backoff = self.first_backoff_seconds
         for attempt in range(1, self.max_attempts + 1):
             try:

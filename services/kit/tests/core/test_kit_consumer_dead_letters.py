@@ -6,6 +6,7 @@ import pytest
 from eventsourcing.persistence import Tracking
 from salur_contracts.cloudevents import Envelope
 from salur_kit.consumer import Outcome, TrackedConsumer, dead_letter_topic
+from salur_kit.testing.dead_letters import KeptDeadLetters
 
 pytestmark = pytest.mark.unit
 
@@ -18,16 +19,6 @@ class _NoEffects:
         raise AssertionError("a poison message must not reach the effects")
 
 
-class _Recorded:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, bytes | None, dict[str, bytes]]] = []
-
-    async def send(
-        self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
-    ) -> None:
-        self.sent.append((topic, value, dict(headers)))
-
-
 async def _poison(consumer: TrackedConsumer) -> Outcome:
     return await consumer.process(
         key=b"k", value=b"{not json", headers=[], topic="t", partition=0, offset=7
@@ -35,7 +26,7 @@ async def _poison(consumer: TrackedConsumer) -> Outcome:
 
 
 async def test_dead_letters_go_to_the_groups_topic_by_default() -> None:
-    letters = _Recorded()
+    letters = KeptDeadLetters()
     consumer = TrackedConsumer(
         group="planning", topics=["t"], effects=_NoEffects(), dead_letters=letters
     )
@@ -45,7 +36,7 @@ async def test_dead_letters_go_to_the_groups_topic_by_default() -> None:
 
 
 async def test_a_prefixed_group_still_dead_letters_to_the_services_topic() -> None:
-    letters = _Recorded()
+    letters = KeptDeadLetters()
     consumer = TrackedConsumer(
         group="e2e-1234-planning",
         topics=["t"],

@@ -17,6 +17,7 @@ from salur_contracts.base import example_event
 from salur_contracts.cloudevents import Envelope, encode, new_envelope
 from salur_contracts.registry import BkmRegistered, BkmVerified, PartnerRegistered
 from salur_kit.consumer import OffsetCommits, Outcome, TrackedConsumer
+from salur_kit.testing.dead_letters import KeptDeadLetters
 
 pytestmark = pytest.mark.unit
 
@@ -32,16 +33,6 @@ class Effects:
 
     def apply(self, envelope: Envelope, tracking: Tracking) -> None:
         self.applied.append(envelope.type)
-
-
-class Letters:
-    def __init__(self) -> None:
-        self.reasons: list[str] = []
-
-    async def send(
-        self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
-    ) -> None:
-        self.reasons.append(dict(headers)["x-dlq-error-type"].decode())
 
 
 def registered() -> BkmRegistered:
@@ -74,12 +65,12 @@ def effects() -> Effects:
 
 
 @pytest.fixture
-def letters() -> Letters:
-    return Letters()
+def letters() -> KeptDeadLetters:
+    return KeptDeadLetters()
 
 
 @pytest.fixture
-def consumer(effects: Effects, letters: Letters) -> TrackedConsumer:
+def consumer(effects: Effects, letters: KeptDeadLetters) -> TrackedConsumer:
     return TrackedConsumer(
         group="opportunities",
         topics=[TOPIC],
@@ -90,7 +81,7 @@ def consumer(effects: Effects, letters: Letters) -> TrackedConsumer:
 
 
 async def test_an_event_it_does_not_handle_is_skipped_unread(
-    consumer: TrackedConsumer, effects: Effects, letters: Letters
+    consumer: TrackedConsumer, effects: Effects, letters: KeptDeadLetters
 ) -> None:
     record = encode(new_envelope(registered(), aggregate_version=1))
 
@@ -111,7 +102,7 @@ async def test_an_event_it_handles_is_applied(consumer: TrackedConsumer, effects
 
 
 async def test_an_uncatalogued_type_is_still_dead_lettered_not_skipped(
-    consumer: TrackedConsumer, effects: Effects, letters: Letters
+    consumer: TrackedConsumer, effects: Effects, letters: KeptDeadLetters
 ) -> None:
     record = encode(new_envelope(registered(), aggregate_version=1))
     headers = [
@@ -124,7 +115,7 @@ async def test_an_uncatalogued_type_is_still_dead_lettered_not_skipped(
 
 
 async def test_without_a_list_every_event_reaches_the_effects(
-    effects: Effects, letters: Letters
+    effects: Effects, letters: KeptDeadLetters
 ) -> None:
     consumer = TrackedConsumer(group="audit", topics=[TOPIC], effects=effects, dead_letters=letters)
     for data in (registered(), example_event(BkmVerified)):

@@ -13,6 +13,7 @@ from salur_contracts.cloudevents import Envelope, encode, new_envelope
 from salur_contracts.registry import BkmRegistered
 from salur_kit.consumer import Outcome, TrackedConsumer
 from salur_kit.errors import ConflictError
+from salur_kit.testing.dead_letters import KeptDeadLetters
 
 pytestmark = pytest.mark.unit
 
@@ -38,16 +39,6 @@ class Registrations:
             raise IntegrityError(f"{position} is already tracked")
         self.tracked.add(position)
         self.registered.append(envelope.subject)
-
-
-class Letters:
-    def __init__(self) -> None:
-        self.sent: list[str] = []
-
-    async def send(
-        self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
-    ) -> None:
-        self.sent.append(topic)
 
 
 def registered(bkm_id: uuid.UUID) -> BkmRegistered:
@@ -80,12 +71,12 @@ def effects() -> Registrations:
 
 
 @pytest.fixture
-def letters() -> Letters:
-    return Letters()
+def letters() -> KeptDeadLetters:
+    return KeptDeadLetters()
 
 
 @pytest.fixture
-def consumer(effects: Registrations, letters: Letters) -> TrackedConsumer:
+def consumer(effects: Registrations, letters: KeptDeadLetters) -> TrackedConsumer:
     return TrackedConsumer(
         group="planning", topics=["salur.registry.events.v1"], effects=effects, dead_letters=letters
     )
@@ -103,7 +94,7 @@ async def test_new_work_is_applied_without_asking_first_whether_it_was_processed
 
 
 async def test_a_repeat_that_now_breaks_a_rule_is_a_duplicate_not_a_dead_letter(
-    consumer: TrackedConsumer, effects: Registrations, letters: Letters
+    consumer: TrackedConsumer, effects: Registrations, letters: KeptDeadLetters
 ) -> None:
     bkm_id = uuid.uuid4()
     await deliver(consumer, registered(bkm_id), offset=0)
@@ -116,7 +107,7 @@ async def test_a_repeat_that_now_breaks_a_rule_is_a_duplicate_not_a_dead_letter(
 
 
 async def test_a_repeat_stopped_by_its_tracking_row_is_a_duplicate(
-    consumer: TrackedConsumer, effects: Registrations, letters: Letters
+    consumer: TrackedConsumer, effects: Registrations, letters: KeptDeadLetters
 ) -> None:
     bkm_id = uuid.uuid4()
     await deliver(consumer, registered(bkm_id), offset=0)
@@ -129,11 +120,11 @@ async def test_a_repeat_stopped_by_its_tracking_row_is_a_duplicate(
 
 
 async def test_new_work_that_breaks_a_rule_is_dead_lettered(
-    consumer: TrackedConsumer, effects: Registrations, letters: Letters
+    consumer: TrackedConsumer, effects: Registrations, letters: KeptDeadLetters
 ) -> None:
     bkm_id = uuid.uuid4()
     effects.registered.append(str(bkm_id))  # known already, but never through this message
 
     assert await deliver(consumer, registered(bkm_id), offset=0) is Outcome.DEAD_LETTERED
 
-    assert letters.sent == ["salur.dlq.planning"]
+    assert letters.topics == ["salur.dlq.planning"]

@@ -21,6 +21,7 @@ from salur_contracts import registry as reg
 from salur_contracts.base import IntegrationEvent
 from salur_contracts.cloudevents import encode, new_envelope
 from salur_kit.consumer import Outcome, TrackedConsumer
+from salur_kit.testing.dead_letters import KeptDeadLetters
 
 from salur_matching.application import MatchingApplication, MatchingEffects
 
@@ -271,18 +272,6 @@ class OpportunitySpec:
             "close_date": self.close_date,
             "requirements": "Proposal, RAB",
         }
-
-
-class KeptDeadLetters:
-    """Dead letters kept in memory, for a consumer driven without Kafka."""
-
-    def __init__(self) -> None:
-        self.sent: list[bytes | None] = []
-
-    async def send(
-        self, topic: str, value: bytes | None, key: bytes | None, headers: list[tuple[str, bytes]]
-    ) -> None:
-        self.sent.append(value)
 
 
 def consumer_of(app: MatchingApplication) -> TrackedConsumer:
